@@ -1,0 +1,74 @@
+"""The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel.
+
+`spark-submit jobs/pipeline.py` takes the same arguments as `corpus run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from corpus.config import ConfigError, load_config
+from corpus.inputs import InputError
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", "-i", nargs="+", action="extend", required=True, metavar="SPEC",
+                   help="KIND:URI (kinds: warc wet books news forums jsonl parquet); a bare "
+                        ".warc.gz/.warc/.wet.gz path needs no KIND; URIs may be files, folders, "
+                        "globs or *.paths.gz listings on any fsspec/Hadoop filesystem")
+    p.add_argument("--output", "-o", required=True, metavar="RUN_DIR", help="run directory")
+    p.add_argument("--config", "-c", metavar="FILE", help="YAML merged over rules/pipeline.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key by dotted path, e.g. ingest.warc.reader=warcio")
+    p.add_argument("--stages", metavar="LIST", help="comma-separated stages (default: run.stages)")
+    p.add_argument("--master", metavar="URL", help="Spark master (default: spark.master, local[*])")
+    p.add_argument("--force", action="store_true", help="redo stages that are committed")
+
+
+def run_command(args: argparse.Namespace, stages_default: list[str] | None = None) -> int:
+    from corpus.pipeline import StageError, print_funnel, run_pipeline
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+        stages = args.stages.split(",") if args.stages else stages_default
+        funnel = run_pipeline(args.output, args.input, cfg, stages, args.master, args.force)
+    except (ConfigError, InputError, StageError) as e:
+        print(f"corpus: error: {e}", file=sys.stderr)
+        return 2
+    print_funnel(funnel)
+    return 0
+
+
+def stats_command(args: argparse.Namespace) -> int:
+    from corpus.ledger import format_funnel
+    from corpus.pipeline import read_funnel
+    from corpus.rundir import RunDir
+
+    run = RunDir(args.run_dir)
+    if not run.fs.exists(run.path("manifest.json")):
+        print(f"corpus: error: {args.run_dir} has no committed stage (no manifest.json)",
+              file=sys.stderr)
+        return 2
+    funnel = read_funnel(run)
+    print(json.dumps(funnel, indent=2, ensure_ascii=False) if args.json else format_funnel(funnel))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="corpus", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run pipeline stages over inputs into a run directory")
+    add_run_arguments(run)
+    stats = sub.add_parser("stats", help="print the funnel of a run directory from its ledger")
+    stats.add_argument("run_dir", metavar="RUN_DIR")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_command(args)
+    return stats_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Input specs (`KIND:URI`) and the listing of the files they name, done on the driver.
+
+A URI may be a file, a folder (searched recursively), a glob, or a Common Crawl
+`*.paths.gz` listing, on any filesystem fsspec can open. A bare path ending in `.warc.gz`,
+`.warc`, `.wet.gz` (or a `warc.paths.gz`/`wet.paths.gz` listing) needs no KIND.
+"""
+
+from __future__ import annotations
+
+import gzip
+import posixpath
+from dataclasses import dataclass
+
+import fsspec
+
+from corpus.io import fsspec_uri
+
+KINDS = ("warc", "wet", "books", "news", "forums", "jsonl", "parquet")
+_SUFFIX_KINDS = ((".wet.gz", "wet"), (".wet", "wet"), (".warc.gz", "warc"), (".warc", "warc"),
+                 ("wet.paths.gz", "wet"), ("warc.paths.gz", "warc"))
+# Files a folder listing skips: hidden files, Spark/Hadoop bookkeeping, checksums.
+_SKIP_PREFIXES = (".", "_")
+
+
+class InputError(ValueError):
+    """An input spec that names nothing readable."""
+
+
+@dataclass(frozen=True, order=True)
+class InputFile:
+    kind: str
+    uri: str
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split `KIND:URI`; infer KIND from a bare path's suffix."""
+    head, colon, rest = spec.partition(":")
+    if colon and head in KINDS:
+        return head, rest
+    for suffix, kind in _SUFFIX_KINDS:
+        if spec.lower().endswith(suffix):
+            return kind, spec
+    raise InputError(
+        f"input {spec!r}: prefix a kind ({', '.join(KINDS)}), e.g. books:{spec}"
+    )
+
+
+def list_inputs(specs: list[str], cc_prefix: str = "https://data.commoncrawl.org/") -> list[InputFile]:
+    """Every file the specs name, deduplicated and sorted (so task order is stable)."""
+    files: set[InputFile] = set()
+    for spec in specs:
+        kind, uri = parse_spec(spec)
+        found = _expand(uri, cc_prefix)
+        if not found:
+            raise InputError(f"input {spec!r} matches no file")
+        files.update(InputFile(kind, u) for u in found)
+    return sorted(files)
+
+
+def _expand(uri: str, cc_prefix: str) -> list[str]:
+    fs, path = fsspec.core.url_to_fs(fsspec_uri(uri))
+    scheme = uri.split("://", 1)[0] if "://" in uri else None
+
+    def as_uri(p: str) -> str:
+        return f"{scheme}://{p}" if scheme and scheme != "file" else p
+
+    if path.endswith(".paths.gz"):
+        return _read_listing(fs, path, cc_prefix)
+    if any(ch in path for ch in "*?["):
+        paths = fs.glob(path)
+    elif fs.isdir(path):
+        paths = fs.find(path)
+    elif fs.exists(path):
+        paths = [path]
+    else:
+        return []
+    return [as_uri(p) for p in paths
+            if not posixpath.basename(p).startswith(_SKIP_PREFIXES) and not fs.isdir(p)]
+
+
+def _read_listing(fs, path: str, cc_prefix: str) -> list[str]:
+    """Entries of a Common Crawl `*.paths.gz` file; relative ones are resolved against
+    `cc_prefix` (the public bucket over HTTPS by default; `s3://commoncrawl/` on AWS)."""
+    with fs.open(path, "rb") as f, gzip.open(f, "rt", encoding="utf-8") as lines:
+        entries = [ln.strip() for ln in lines if ln.strip()]
+    return [e if "://" in e else cc_prefix.rstrip("/") + "/" + e.lstrip("/") for e in entries]

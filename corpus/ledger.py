@@ -1,0 +1,85 @@
+"""The ledger: for every stage, documents and characters in, kept, and dropped by reason.
+
+Rows are (run_id, stage, source, lang, reason, docs, chars); `reason` is null for kept
+documents. `funnel` turns the rows of a run into the view people and scripts read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+import pyarrow as pa
+
+LEDGER_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("stage", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("lang", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("docs", pa.int64()),
+    pa.field("chars", pa.int64()),
+])
+
+
+def ledger_table(run_id: str, stage: str, counts: Iterable[tuple]) -> pa.Table:
+    """Ledger rows from (source, lang, reason, docs, chars) tuples, in a stable order."""
+    rows = sorted(counts, key=lambda r: tuple("" if v is None else str(v) for v in r[:3]))
+    return pa.Table.from_pylist(
+        [dict(run_id=run_id, stage=stage, source=s, lang=l, reason=r, docs=int(d), chars=int(c or 0))
+         for s, l, r, d, c in rows],
+        schema=LEDGER_SCHEMA,
+    )
+
+
+def funnel(rows: list[dict], stage_order: list[str]) -> list[dict]:
+    """Per stage: docs/chars in and kept, drops by reason, and kept/dropped per source and lang."""
+    by_stage: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_stage[r["stage"]].append(r)
+    order = [s for s in stage_order if s in by_stage] + sorted(set(by_stage) - set(stage_order))
+    out = []
+    for stage in order:
+        srows = by_stage[stage]
+        reasons: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        groups: dict[tuple, dict] = {}
+        kept = [0, 0]
+        for r in srows:
+            g = groups.setdefault((r["source"], r["lang"]), {"source": r["source"], "lang": r["lang"],
+                                                             "in_docs": 0, "kept_docs": 0,
+                                                             "in_chars": 0, "kept_chars": 0})
+            g["in_docs"] += r["docs"]
+            g["in_chars"] += r["chars"]
+            if r["reason"] is None:
+                kept[0] += r["docs"]; kept[1] += r["chars"]
+                g["kept_docs"] += r["docs"]; g["kept_chars"] += r["chars"]
+            else:
+                reasons[r["reason"]][0] += r["docs"]
+                reasons[r["reason"]][1] += r["chars"]
+        out.append({
+            "stage": stage,
+            "in_docs": sum(r["docs"] for r in srows),
+            "in_chars": sum(r["chars"] for r in srows),
+            "kept_docs": kept[0],
+            "kept_chars": kept[1],
+            "dropped": [{"reason": k, "docs": v[0], "chars": v[1]}
+                        for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1][0], kv[0]))],
+            "groups": sorted(groups.values(), key=lambda g: (str(g["source"]), str(g["lang"]))),
+        })
+    return out
+
+
+def format_funnel(stages: list[dict]) -> str:
+    """A plain-text table of the funnel for people."""
+    lines = []
+    for s in stages:
+        share = s["kept_docs"] / s["in_docs"] if s["in_docs"] else 0.0
+        lines.append(f"stage {s['stage']}: {s['in_docs']:,} in -> {s['kept_docs']:,} kept "
+                     f"({share:.1%}); chars {s['in_chars']:,} -> {s['kept_chars']:,}")
+        for d in s["dropped"]:
+            lines.append(f"  dropped {d['reason']:<24} {d['docs']:>10,} docs {d['chars']:>14,} chars")
+        lines.append(f"  {'source':<10} {'lang':<6} {'in':>10} {'kept':>10} {'kept chars':>14}")
+        for g in s["groups"]:
+            lines.append(f"  {str(g['source']):<10} {str(g['lang'] or '-'):<6} {g['in_docs']:>10,} "
+                         f"{g['kept_docs']:>10,} {g['kept_chars']:>14,}")
+    return "\n".join(lines)

@@ -1,0 +1,158 @@
+"""Running stages: each stage yields outcome rows on Spark; this module commits them.
+
+A stage body returns a DataFrame in the outcome schema (kept rows have a null `reason`).
+`run_stage` writes kept rows to `RUN_DIR/<stage>`, dropped rows to `RUN_DIR/dropped/<stage>`,
+their counts to the ledger, checks in = kept + dropped, and commits (see corpus.rundir).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+import yaml
+
+from corpus.inputs import InputFile, list_inputs
+from corpus.ledger import format_funnel, funnel, ledger_table
+from corpus.rundir import RunDir
+from corpus.schema import DOC_SCHEMA, OUTCOME_SCHEMA
+from corpus.spark import spark_schema
+
+STAGE_ORDER = ["ingest"]
+
+
+class StageError(RuntimeError):
+    """A stage that cannot run or whose accounting does not balance."""
+
+
+def run_id_for(cfg: dict, inputs: list[str]) -> str:
+    """A run id derived from what the run does, so reruns of the same work share it."""
+    blob = json.dumps({"cfg": cfg, "inputs": sorted(inputs)}, sort_keys=True, default=str)
+    return xxhash.xxh64_hexdigest(blob.encode("utf-8"))
+
+
+# --- stage bodies ----------------------------------------------------------------------------
+
+def ingest_outcomes(spark, cfg: dict, files: list[InputFile]):
+    """Every input file read on an executor of its own: one task per file, records streamed."""
+    ingest_cfg = cfg["ingest"]
+    batch_rows = int(ingest_cfg.get("batch_rows", 1024))
+
+    def read_files(batches):
+        from corpus.ingest import read_input
+        from corpus.schema import to_batches
+
+        for batch in batches:
+            for kind, uri in zip(batch.column("kind").to_pylist(), batch.column("uri").to_pylist()):
+                yield from to_batches(read_input(kind, uri, ingest_cfg), max_rows=batch_rows)
+
+    tasks = spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
+    return spark.createDataFrame(tasks, "kind string, uri string").mapInArrow(
+        read_files, spark_schema(OUTCOME_SCHEMA))
+
+
+STAGES: dict[str, Callable] = {"ingest": ingest_outcomes}
+
+
+# --- committing a stage ----------------------------------------------------------------------
+
+def run_stage(spark, run: RunDir, stage: str, cfg: dict, run_id: str, files: list[InputFile],
+              force: bool = False) -> bool:
+    """Run one stage unless it is committed already; returns whether it ran."""
+    if run.committed(stage) and not force:
+        print(f"[corpus] {stage}: committed already, skipped (--force reruns it)")
+        return False
+    run.reset(stage)
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    outcomes = STAGES[stage](spark, cfg, files).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = (outcomes.groupBy("source", "lang", "reason")
+                  .agg(F.count(F.lit(1)).alias("docs"), F.sum(F.length("text")).alias("chars"))
+                  .collect())
+        kept = outcomes.where(F.col("reason").isNull()).select(*DOC_SCHEMA.names)
+        kept.write.mode("overwrite").parquet(run.spark_uri(run.staging(stage, "docs")))
+        dropped = outcomes.where(F.col("reason").isNotNull())
+        if not cfg["dropped"].get("keep_text", True):
+            dropped = dropped.withColumn("text", F.lit(""))
+        dropped.write.mode("overwrite").parquet(run.spark_uri(run.staging(stage, "dropped")))
+        total = outcomes.count()
+    finally:
+        outcomes.unpersist()
+    ledger = ledger_table(run_id, stage, [tuple(r) for r in counts])
+    check_balance(stage, total, ledger)
+    for name in ("docs", "dropped"):
+        run.tidy_parquet_dir(run.staging(stage, name))
+    with run.fs.open(run.path(run.staging(stage, "ledger")), "wb") as f:
+        pq.write_table(ledger, f)
+    entry = {"run_id": run_id, "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+             "docs_in": total, "outputs": {}}
+    for name, rel in run.stage_dirs(stage).items():
+        entry["outputs"][name] = describe_files(run, run.staging(stage, name), rel)
+    entry["kept"] = sum(f["rows"] for f in entry["outputs"]["docs"])
+    entry["dropped"] = sum(f["rows"] for f in entry["outputs"]["dropped"])
+    run.commit(stage, entry)
+    return True
+
+
+def check_balance(stage: str, total: int, ledger: pa.Table) -> None:
+    """in = kept + sum(dropped by reason), or the stage fails before it commits."""
+    accounted = sum(ledger.column("docs").to_pylist())
+    if accounted != total:
+        raise StageError(f"{stage}: {total} documents in, ledger accounts for {accounted}")
+
+
+def describe_files(run: RunDir, staged: str, final: str) -> list[dict]:
+    """Each file of a staged output: its final path, rows, bytes and sha256."""
+    out = []
+    for rel in run.files(staged):
+        h = hashlib.sha256()
+        with run.fs.open(run.path(rel), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        with run.fs.open(run.path(rel), "rb") as f:
+            rows = pq.ParquetFile(f).metadata.num_rows
+        out.append({"path": final + rel[len(staged):], "rows": rows,
+                    "bytes": run.fs.size(run.path(rel)), "sha256": h.hexdigest()})
+    return out
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] | None = None,
+                 master: str | None = None, force: bool = False) -> list[dict]:
+    """Run the configured stages over `inputs` into `run_dir`; returns the funnel."""
+    from corpus.spark import get_session
+
+    stages = stages or cfg["run"]["stages"]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise StageError(f"unknown stage(s) {unknown}; available: {list(STAGES)}")
+    files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if "ingest" in stages else []
+    run = RunDir(run_dir)
+    run_id = run_id_for(cfg, inputs)
+    run.write_text("config.yaml", yaml.safe_dump({"inputs": inputs, **cfg}, sort_keys=True,
+                                                 allow_unicode=True))
+    spark = get_session(cfg["spark"], master)
+    for stage in stages:
+        run_stage(spark, run, stage, cfg, run_id, files, force)
+    return read_funnel(run)
+
+
+def read_funnel(run: RunDir) -> list[dict]:
+    """The funnel of a run directory's committed stages, from its ledger files."""
+    rows = []
+    for stage in run.manifest()["stages"]:
+        with run.fs.open(run.path(run.stage_dirs(stage)["ledger"]), "rb") as f:
+            rows += pq.read_table(f).to_pylist()
+    return funnel(rows, STAGE_ORDER)
+
+
+def print_funnel(stages: list[dict]) -> None:
+    print(format_funnel(stages))

@@ -1,0 +1,14 @@
+"""spark-submit entrypoint for the whole pipeline; same arguments as `corpus run`.
+
+    spark-submit --master spark://host:7077 jobs/pipeline.py --input warc:s3a://... --output s3a://...
+"""
+
+import argparse
+import sys
+
+from corpus.cli import add_run_arguments, run_command
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="jobs/pipeline.py", description=__doc__.splitlines()[0])
+    add_run_arguments(parser)
+    sys.exit(run_command(parser.parse_args()))

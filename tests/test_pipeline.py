@@ -1,0 +1,138 @@
+"""The ingest stage on Spark: accounting, manifest, determinism, commit and rerun."""
+
+import gzip
+import hashlib
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from corpus import pipeline
+from corpus.cli import main
+from corpus.config import load_config
+from corpus.ingest import read_input
+from corpus.inputs import list_inputs
+from corpus.rundir import RunDir
+from corpus.schema import DOC_SCHEMA, OUTCOME_SCHEMA
+from corpus.spark import spark_schema
+from tests.conftest import SAMPLE
+
+INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "sample"
+    pipeline.run_pipeline(str(out), INPUTS, load_config())
+    return out
+
+
+def table(path):
+    return pq.read_table(path).to_pylist()
+
+
+def test_every_input_row_is_in_the_ledger(sample_run):
+    cfg = load_config()["ingest"]
+    expected = {}
+    for f in list_inputs(INPUTS):
+        for row in read_input(f.kind, f.uri, cfg):
+            expected[row["reason"]] = expected.get(row["reason"], 0) + 1
+    ledger = table(sample_run / "ledger" / "ingest.parquet")
+    got = {}
+    for r in ledger:
+        got[r["reason"]] = got.get(r["reason"], 0) + r["docs"]
+    assert got == expected
+    manifest = json.loads((sample_run / "manifest.json").read_text())["stages"]["ingest"]
+    assert manifest["docs_in"] == manifest["kept"] + manifest["dropped"] == sum(expected.values())
+    assert manifest["kept"] == expected[None]
+    assert {r["source"] for r in ledger} == {"web", "books", "forums"}
+
+
+def test_documents_follow_the_schema(sample_run):
+    docs = pq.read_table(sample_run / "ingest")
+    assert docs.schema.names == DOC_SCHEMA.names
+    ids = docs.column("id").to_pylist()
+    assert len(ids) == len(set(ids))
+    assert all(t.strip() for t in docs.column("text").to_pylist())
+    dropped = pq.read_table(sample_run / "dropped" / "ingest")
+    assert "reason" in dropped.schema.names and None not in dropped.column("reason").to_pylist()
+
+
+def test_manifest_checksums_match_files(sample_run):
+    m = json.loads((sample_run / "manifest.json").read_text())["stages"]["ingest"]
+    for group in m["outputs"].values():
+        for f in group:
+            data = (sample_run / f["path"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
+    assert not (sample_run / "_staging").exists()
+
+
+def test_two_runs_give_identical_tables(spark, sample_run, tmp_path):
+    pipeline.run_pipeline(str(tmp_path / "again"), INPUTS, load_config())
+    for sub in ("ingest", "dropped/ingest"):
+        a = {p.name: p.read_bytes() for p in (sample_run / sub).iterdir()}
+        b = {p.name: p.read_bytes() for p in (tmp_path / "again" / sub).iterdir()}
+        assert a == b and a
+
+
+def test_rerun_skips_committed_stage_and_force_redoes_it(spark, sample_run, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(sample_run, run)
+    stamp = lambda: json.loads((run / "manifest.json").read_text())["stages"]["ingest"]["committed_at"]  # noqa: E731
+    first = stamp()
+    pipeline.run_pipeline(str(run), INPUTS, load_config())
+    assert stamp() == first
+    pipeline.run_pipeline(str(run), INPUTS, load_config(), force=True)
+    assert stamp() != first
+
+
+def test_a_stage_that_dies_leaves_nothing_finished(spark, sample_run, tmp_path, monkeypatch):
+    run = tmp_path / "dies"
+    shutil.copytree(sample_run, run)
+
+    real = pipeline.ingest_outcomes
+
+    def dying(spark, cfg, files):
+        def boom(batches):
+            for _ in batches:
+                raise RuntimeError("executor died")
+            yield from ()
+        return real(spark, cfg, files).mapInArrow(boom, spark_schema(OUTCOME_SCHEMA))
+
+    monkeypatch.setitem(pipeline.STAGES, "ingest", dying)
+    with pytest.raises(Exception):
+        pipeline.run_pipeline(str(run), INPUTS, load_config(), force=True)
+    assert not RunDir(str(run)).committed("ingest")
+    assert not (run / "ingest").exists() and not (run / "dropped" / "ingest").exists()
+
+
+def test_corrupt_and_empty_files_do_not_fail_the_job(spark, tmp_path):
+    src = (SAMPLE / "warc" / "resiliparse_CC-MAIN-2020-34_excerpt.warc.gz").read_bytes()
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "cut.warc.gz").write_bytes(src[: len(src) // 2])
+    flipped = bytearray(src)
+    flipped[len(src) // 3] ^= 0xFF
+    (d / "flip.warc.gz").write_bytes(bytes(flipped))
+    (d / "empty.warc.gz").write_bytes(b"")
+    (d / "zero.warc.gz").write_bytes(gzip.compress(b""))
+    funnel = pipeline.run_pipeline(str(tmp_path / "run"), [f"warc:{d}"], load_config())
+    reasons = {x["reason"]: x["docs"] for x in funnel[0]["dropped"]}
+    assert reasons["empty_file"] == 2 and reasons["unreadable"] >= 1
+    assert funnel[0]["kept_docs"] >= 10
+
+
+def test_cli_stats_and_errors(sample_run, capsys):
+    assert main(["stats", str(sample_run), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats[0]["stage"] == "ingest" and stats[0]["kept_docs"] > 0
+    assert main(["stats", str(sample_run)]) == 0
+    assert "stage ingest" in capsys.readouterr().out
+    assert main(["run", "--input", "nonsense.txt", "--output", "/tmp/x"]) == 2
+    assert "prefix a kind" in capsys.readouterr().err
+    assert main(["run", "--input", f"warc:{SAMPLE}/none*.gz", "--output", "/tmp/x",
+                 "--set", "ingest.warc.reader=warcio"]) == 2
+    assert main(["run", "--input", f"warc:{SAMPLE}/warc", "--output", "/tmp/x",
+                 "--set", "ingest.nope=1"]) == 2
+    assert "unknown config key 'ingest.nope'" in capsys.readouterr().err
