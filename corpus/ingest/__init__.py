@@ -21,7 +21,7 @@ READERS = {
     "news": ("corpus.ingest.news", "read_news", "news", "news"),
     "forums": ("corpus.ingest.forums", "read_forums", "forums", "forums"),
     "jsonl": ("corpus.ingest.jsonl", "read_jsonl", "jsonl", "jsonl"),
-    "parquet": ("corpus.ingest.jsonl", "read_parquet", "jsonl", "parquet"),
+    "parquet": ("corpus.ingest.jsonl", "read_parquet", "parquet", "parquet"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 
 import cchardet
 
@@ -24,8 +25,10 @@ _SUPERSETS = {
 _META_RE = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE
 )
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
+_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 META_SCAN_BYTES = 4096
 # A declared charset that replaces more than this share of bytes is distrusted.
 _MAX_DECLARED_ERRORS = 0.005
@@ -56,34 +59,46 @@ def decode_counting(data: bytes, codec: str) -> tuple[str, int]:
         return data.decode(codec), 0
     except UnicodeDecodeError:
         pass
-    replaced = 0
+    _counter.replaced = 0
+    text = data.decode(codec, errors=_COUNTING)
+    return text, _counter.replaced
 
-    def count(err: UnicodeDecodeError):
-        nonlocal replaced
-        replaced += err.end - err.start
-        return "\ufffd", err.end
 
-    decoder = codecs.getincrementaldecoder(codec)(errors="corpus-count")
-    _HANDLER.fn = count
+_COUNTING = "corpus-count-replaced"
+_counter = threading.local()
+
+
+def _count_and_replace(err: UnicodeError):
+    """Codec error handler: count this thread's bad bytes, substitute U+FFFD."""
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    _counter.replaced += err.end - err.start
+    return "\ufffd", err.end
+
+
+codecs.register_error(_COUNTING, _count_and_replace)
+
+
+def bom_codec(head: bytes) -> tuple[str, int] | None:
+    """(codec, BOM length) when `head` starts with a byte-order mark."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec, len(bom)
+    return None
+
+
+def sniff(head: bytes, complete: bool = True) -> str:
+    """The codec for data starting with `head` (`complete`: head is all of the data):
+    byte-order mark, strict UTF-8, then detection; UTF-8 when nothing is known."""
+    bom = bom_codec(head)
+    if bom:  # codecs that consume the mark themselves, for streams
+        return {"utf-8": "utf-8-sig"}.get(bom[0], bom[0][:6])
     try:
-        text = decoder.decode(data, final=True)
-    finally:
-        _HANDLER.fn = None
-    return text, replaced
-
-
-class _Handler:
-    """The registered error handler delegates to the decode in progress (one per thread
-    is enough: Python workers decode one payload at a time)."""
-
-    fn = None
-
-    def __call__(self, err):
-        return self.fn(err)
-
-
-_HANDLER = _Handler()
-codecs.register_error("corpus-count", _HANDLER)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return detect(head) or "utf-8"
 
 
 def detect(data: bytes) -> str | None:
@@ -98,10 +113,10 @@ def decode(data: bytes, declared: str | None = None, *, html: bool = False) -> t
     strict UTF-8, then detection. A declared or meta charset that garbles more than 0.5% of
     the bytes loses to a detected one that does better.
     """
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            text, bad = decode_counting(data[len(bom):], codec)
-            return text, _info(codec, "bom", bad)
+    bom = bom_codec(data)
+    if bom:
+        text, bad = decode_counting(data[bom[1]:], bom[0])
+        return text, _info(bom[0], "bom", bad)
     candidates = [(codec_for(declared), "http")]
     if html:
         candidates.append((codec_for(meta_charset(data)), "meta"))

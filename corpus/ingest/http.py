@@ -20,7 +20,7 @@ def dechunk(body: bytes) -> tuple[bytes, str | None]:
     while pos < n:
         eol = body.find(b"\r\n", pos)
         if eol < 0:
-            return b"".join(out), "chunk_header_truncated"
+            return (b"".join(out), "chunk_header_truncated") if out else (body, "not_chunked")
         size_field = body[pos:eol].split(b";", 1)[0].strip()
         try:
             size = int(size_field, 16)
