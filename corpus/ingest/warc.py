@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Mapping
@@ -64,7 +65,7 @@ def _warcio_records(f: BinaryIO, start: int, cap: int) -> Iterator[RawRecord]:
         block = r.raw_stream.read(cap + 1)
         headers = {k.lower(): v for k, v in r.rec_headers.headers}
         declared = int(headers.get("content-length", "0") or 0)
-        yield RawRecord(start + it.get_record_offset(), headers, block[:cap], declared,
+        yield RawRecord(it.get_record_offset(), headers, block[:cap], declared,
                         len(block) > cap)
 
 
@@ -77,56 +78,133 @@ BACKENDS: dict[str, Callable[[BinaryIO, int, int], Iterator[RawRecord]]] = {
 def read_warc(uri: str, cfg: Mapping) -> Iterator[dict]:
     """Outcomes for every record of a WARC or WET file at `uri`, streamed."""
     cap = int(cfg.get("max_record_bytes", 20_000_000))
-    order = [cfg.get("reader", "fastwarc")] + [b for b in BACKENDS if b != cfg.get("reader", "fastwarc")]
+    first = cfg.get("reader", "fastwarc")
+    order = [first] + [b for b in BACKENDS if b != first]
     name = stable_name(uri)
     with open_binary(uri) as f:
         size = f.seek(0, io.SEEK_END)
-        f.seek(0)
-        gzipped = f.read(3) == GZIP_MAGIC
+        if _single_gzip_stream(f, size):
+            yield from _read_stream(f, uri, name, cfg, cap)
+            return
         pos = 0
         while pos < size:
             last, error = None, None
             for backend in order:
                 try:
                     for raw in BACKENDS[backend](f, pos, cap):
-                        last = raw.offset
-                        yield record_outcome(raw, uri, name, cfg)
+                        last = raw
+                        yield record_outcome(raw, f"{uri}@{raw.offset}", f"{name}@{raw.offset}", cfg)
                     error = None
                 except Exception as e:  # a backend refusing bytes is data, not a crash
                     error = f"{backend}: {type(e).__name__}: {e}"
                 if last is not None or error is None:
                     break
-            after = pos if last is None else last + 1
-            nxt = _next_record_start(f, after, size, gzipped, cap)
-            if error is not None or nxt < size:
-                gap_start = pos if last is None else last + 1
-                yield _unreadable(uri, name, gap_start, nxt,
-                                  "unreadable", error or "unparseable bytes between records")
+            end = pos if last is None else _record_end(f, last, size)
+            if error is None and end is not None and end >= size:
+                return
+            after = end if end is not None else last.offset + 1
+            nxt, marker = _next_record_start(f, after, size, cap)
+            if error is None and end is None and nxt >= size:
+                return  # a last record cut short by the end of the file: kept as truncated
+            start = marker if marker < nxt else after
+            yield _unreadable(uri, name, start, nxt, error or "unparseable bytes after a record")
             pos = nxt
 
 
-def _next_record_start(f: BinaryIO, after: int, size: int, gzipped: bool, cap: int) -> int:
-    """The offset of the next record start at or after `after` from which a whole record
-    can be read, or `size` when there is none."""
-    marker = GZIP_MAGIC if gzipped else b"WARC/"
+def _single_gzip_stream(f: BinaryIO, size: int) -> bool:
+    """Whether the file is one gzip stream (not one gzip member per record): the first member
+    does not end before the end of the file, or not within its first 4 MiB."""
+    f.seek(0)
+    if f.read(3) != GZIP_MAGIC:
+        return False
+    f.seek(0)
+    d = zlib.decompressobj(31)
+    read = 0
+    while read < (4 << 20):
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return True
+        read += len(chunk)
+        try:
+            d.decompress(chunk, 1 << 16)
+            while d.unconsumed_tail and not d.eof:
+                d.decompress(d.unconsumed_tail, 1 << 16)
+        except zlib.error:
+            return False  # a corrupt first member: resynchronise member by member
+        if d.eof:
+            return read - len(d.unused_data) >= size
+    return True
+
+
+def _read_stream(f: BinaryIO, uri: str, name: str, cfg: Mapping, cap: int) -> Iterator[dict]:
+    """A single gzip stream: offsets into it mean nothing, so records are located by their
+    ordinal, and nothing after a decompression error can be recovered."""
+    n = 0
+    try:
+        for raw in _fastwarc_records(f, 0, cap):
+            yield record_outcome(raw, f"{uri}#record={n}", f"{name}#record={n}", cfg)
+            n += 1
+    except Exception as e:  # noqa: BLE001 - recorded as data
+        yield outcome("web", f"{uri}#record={n}", f"{name}#record={n}", reason="unreadable",
+                      detail=f"gzip stream unreadable after {n} records: {type(e).__name__}: {e}")
+
+
+def _record_end(f: BinaryIO, raw: RawRecord, size: int) -> int | None:
+    """Where the record that starts at `raw.offset` ends: the end of its gzip member, or of
+    its header, block and trailing CRLFs. None when it runs past the end of the file; just
+    after its start when its gzip member is corrupt."""
+    f.seek(raw.offset)
+    if f.read(3) == GZIP_MAGIC:
+        f.seek(raw.offset)
+        d, pos = zlib.decompressobj(31), raw.offset
+        while not d.eof:
+            chunk = f.read(1 << 16)
+            if not chunk:
+                return None
+            try:
+                d.decompress(chunk, 1 << 16)
+                while d.unconsumed_tail and not d.eof:
+                    d.decompress(d.unconsumed_tail, 1 << 16)
+            except zlib.error:  # a corrupt member: look for the next record right after its start
+                return raw.offset + 1
+            pos += len(chunk)
+        return pos - len(d.unused_data)
+    f.seek(raw.offset)
+    head = f.read(64 << 10)
+    sep = head.find(b"\r\n\r\n")
+    if sep < 0 or raw.truncated:
+        return None
+    end = raw.offset + sep + 4 + raw.declared_length
+    f.seek(end)
+    tail = f.read(4)
+    end += len(tail) - len(tail.lstrip(b"\r\n"))
+    return end if end <= size else None
+
+
+_MARKERS = re.compile(re.escape(GZIP_MAGIC) + b"|WARC/")
+
+
+def _next_record_start(f: BinaryIO, after: int, size: int, cap: int) -> tuple[int, int]:
+    """From `after` on: the offset of the next record start from which a whole record can be
+    read (or `size`), and the first offset that looks like a record start (or `size`)."""
+    first = size
     pos = after
     while pos < size:
         f.seek(pos)
-        chunk = f.read(_SCAN_BLOCK + len(marker))
-        i = chunk.find(marker)
-        while i >= 0:
-            cand = pos + i
-            if _readable_at(f, cand, gzipped, cap):
-                return cand
-            i = chunk.find(marker, i + 1)
+        chunk = f.read(_SCAN_BLOCK + 4)
+        for m in _MARKERS.finditer(chunk):
+            cand = pos + m.start()
+            first = min(first, cand)
+            if _readable_at(f, cand, cap):
+                return cand, first
         pos += _SCAN_BLOCK
-    return size
+    return size, first
 
 
-def _readable_at(f: BinaryIO, offset: int, gzipped: bool, cap: int) -> bool:
+def _readable_at(f: BinaryIO, offset: int, cap: int) -> bool:
     f.seek(offset)
     head = f.read(4096)
-    if gzipped:
+    if head.startswith(GZIP_MAGIC):
         try:
             head = zlib.decompressobj(31).decompress(head)
         except zlib.error:
@@ -143,8 +221,8 @@ def _readable_at(f: BinaryIO, offset: int, gzipped: bool, cap: int) -> bool:
     return False
 
 
-def _unreadable(uri: str, name: str, start: int, end: int, reason: str, detail: str) -> dict:
-    return outcome("web", f"{uri}@{start}", f"{name}@{start}", reason=reason,
+def _unreadable(uri: str, name: str, start: int, end: int, detail: str) -> dict:
+    return outcome("web", f"{uri}@{start}", f"{name}@{start}", reason="unreadable",
                    detail=f"bytes {start}-{end}: {detail}", meta={"offset": start, "end": end})
 
 
@@ -153,18 +231,19 @@ def _unreadable(uri: str, name: str, start: int, end: int, reason: str, detail: 
 _SKIPPED_TYPES = {"warcinfo", "request", "metadata", "revisit", "resource", "continuation"}
 
 
-def record_outcome(raw: RawRecord, uri: str, name: str, cfg: Mapping) -> dict:
+def record_outcome(raw: RawRecord, locator: str, key: str, cfg: Mapping) -> dict:
     """Decide what one WARC record becomes: a document or a drop with its reason."""
     h = raw.headers
     url = h.get("warc-target-uri", "").strip("<>") or None
     meta = {"warc_type": raw.type, "warc_record_id": h.get("warc-record-id"),
             "offset": raw.offset, "truncated": 1 if raw.truncated else None}
     base = dict(url=url, fetch_time=_parse_date(h.get("warc-date")), meta=meta)
-    locator, key = f"{uri}@{raw.offset}", f"{name}@{raw.offset}"
 
     def drop(reason: str, detail: str | None = None) -> dict:
         return outcome("web", locator, key, reason=reason, detail=detail, **base)
 
+    if "content-length" not in h:
+        return drop("bad_warc_header", "no Content-Length")
     if raw.too_large:
         return drop("too_large", f"{raw.declared_length} bytes > {len(raw.block)}")
     if raw.type == "conversion":
