@@ -107,7 +107,7 @@ def test_funnel_balances():
 
 def test_reader_defaults_match_pipeline_yaml():
     """Readers work without a config (their DEFAULTS); the YAML must say the same."""
-    from corpus.ingest import books, extract, forums, jsonl, news
+    from corpus.ingest import books, forums, jsonl, news
 
     ingest = load_config()["ingest"]
     for section, module in (("books", books), ("news", news), ("forums", forums), ("jsonl", jsonl)):

@@ -1,7 +1,6 @@
 """WARC/WET reading: every record accounted for, the right text out of real and odd files."""
 
 import gzip
-import zlib
 from collections import Counter
 
 import pytest

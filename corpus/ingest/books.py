@@ -3,11 +3,10 @@ of short works (poems, classics) with one document per item."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Iterator, Mapping
 
-from corpus.ingest.jsonl import iter_json_lines, scalar_meta
+from corpus.ingest.jsonl import iter_json_lines, load_json, scalar_meta
 from corpus.ingest.textfile import CJK_CHARS, data_suffix, decode_bytes, normalize_newlines
 from corpus.io import open_maybe_compressed, stable_name
 from corpus.schema import outcome
@@ -179,13 +178,9 @@ def read_json_collection(uri: str, cfg: Mapping) -> Iterator[dict]:
             else:
                 yield from _items(value, str(n), [], uri, name, c)
         return
-    with open_maybe_compressed(uri) as f:
-        text, encoding, _ = decode_bytes(f.read())
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        yield outcome(SOURCE, uri, f"{name}#file", reason="malformed_record",
-                      detail=f"{encoding}: {e}")
+    data, error = load_json(uri, SOURCE, name)
+    if error is not None:
+        yield error
         return
     if isinstance(data, list):
         for i, value in enumerate(data):

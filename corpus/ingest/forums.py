@@ -7,15 +7,14 @@ anything else (one dialogue per line, turns separated by TABs)."""
 from __future__ import annotations
 
 import csv
-import json
 import re
 from typing import Iterator, Mapping
 
-from corpus.ingest.jsonl import iter_json_lines, scalar_meta
+from corpus.ingest.jsonl import iter_json_lines, load_json, scalar_meta
 from corpus.ingest.textfile import (
-    CJK_CHARS, data_suffix, decode_bytes, normalize_newlines, open_text,
+    CJK_CHARS, data_suffix, normalize_newlines, open_text,
 )
-from corpus.io import open_maybe_compressed, stable_name
+from corpus.io import stable_name
 from corpus.schema import outcome
 
 SOURCE = "forums"
@@ -89,13 +88,9 @@ def _read_jsonl(uri: str, c: Mapping, name: str) -> Iterator[dict]:
 
 
 def _read_json(uri: str, c: Mapping, name: str) -> Iterator[dict]:
-    with open_maybe_compressed(uri) as f:
-        text, encoding, _ = decode_bytes(f.read())
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        yield outcome(SOURCE, uri, f"{name}#file", reason="malformed_record",
-                      detail=f"{encoding}: {e}")
+    data, error = load_json(uri, SOURCE, name)
+    if error is not None:
+        yield error
         return
     if isinstance(data, dict) and _thread(data, c)[0] is None:
         splits = data.items()  # lists of dialogues keyed by split, as in LCCC

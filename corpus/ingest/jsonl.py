@@ -6,8 +6,8 @@ import datetime as _dt
 import json
 from typing import Iterator, Mapping
 
-from corpus.ingest.textfile import normalize_newlines, open_text
-from corpus.io import open_binary, stable_name
+from corpus.ingest.textfile import decode_bytes, normalize_newlines, open_text
+from corpus.io import open_binary, open_maybe_compressed, stable_name
 from corpus.schema import outcome
 
 DEFAULTS = {
@@ -34,6 +34,17 @@ def iter_json_lines(uri: str) -> Iterator[tuple[int, object, tuple[str, str] | N
                 yield n, json.loads(line), None
             except ValueError as e:
                 yield n, None, ("malformed_record", f"line {n}: {e}")
+
+
+def load_json(uri: str, source: str, name: str) -> tuple[object, dict | None]:
+    """A whole JSON file, parsed: (value, None), or (None, its `malformed_record` outcome)."""
+    with open_maybe_compressed(uri) as f:
+        text, encoding, _ = decode_bytes(f.read())
+    try:
+        return json.loads(text), None
+    except ValueError as e:
+        return None, outcome(source, uri, f"{name}#file", reason="malformed_record",
+                             detail=f"{encoding}: {e}")
 
 
 def scalar_meta(record: Mapping, skip: set) -> dict[str, str]:
