@@ -1,4 +1,5 @@
-"""The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel.
+"""The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel,
+`corpus train-quality` trains the quality classifier.
 
 `spark-submit jobs/pipeline.py` takes the same arguments as `corpus run`.
 """
@@ -14,10 +15,11 @@ from corpus.inputs import InputError
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", "-i", nargs="+", action="extend", required=True, metavar="SPEC",
+    p.add_argument("--input", "-i", nargs="+", action="extend", default=[], metavar="SPEC",
                    help="KIND:URI (kinds: warc wet books news forums jsonl parquet); a bare "
                         ".warc.gz/.warc/.wet.gz path needs no KIND; URIs may be files, folders, "
-                        "globs or *.paths.gz listings on any fsspec/Hadoop filesystem")
+                        "globs or *.paths.gz listings on any fsspec/Hadoop filesystem "
+                        "(needed by the ingest stage)")
     p.add_argument("--output", "-o", required=True, metavar="RUN_DIR", help="run directory")
     p.add_argument("--config", "-c", metavar="FILE", help="YAML merged over rules/pipeline.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -64,9 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     stats = sub.add_parser("stats", help="print the funnel of a run directory from its ledger")
     stats.add_argument("run_dir", metavar="RUN_DIR")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
+    from corpus.quality.classifier import add_train_quality_arguments, train_quality_command
+
+    tq = sub.add_parser("train-quality", help="train the fastText quality classifier")
+    add_train_quality_arguments(tq)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "train-quality":
+        return train_quality_command(args)
     return stats_command(args)
 
 

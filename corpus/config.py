@@ -17,7 +17,7 @@ DEFAULTS = RULES_DIR / "pipeline.yaml"
 
 
 # Mappings that accept any key (besides those empty in the defaults, e.g. `extract: {}`).
-OPEN_SECTIONS = {"spark.conf"}
+OPEN_SECTIONS = {"spark.conf", "clean.langid.aliases"}
 
 
 class ConfigError(ValueError):

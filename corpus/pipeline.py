@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Callable
 
 import pyarrow as pa
@@ -20,11 +21,8 @@ import yaml
 from corpus.inputs import InputFile, list_inputs
 from corpus.ledger import format_funnel, funnel, ledger_table
 from corpus.rundir import RunDir
-from corpus.schema import DOC_SCHEMA, OUTCOME_SCHEMA
+from corpus.schema import OUTCOME_SCHEMA
 from corpus.spark import spark_schema
-
-STAGE_ORDER = ["ingest"]
-
 
 class StageError(RuntimeError):
     """A stage that cannot run or whose accounting does not balance."""
@@ -38,9 +36,26 @@ def run_id_for(cfg: dict, inputs: list[str]) -> str:
 
 # --- stage bodies ----------------------------------------------------------------------------
 
-def ingest_outcomes(spark, cfg: dict, files: list[InputFile]):
+@dataclass
+class StageContext:
+    """What a stage body gets: the session, the resolved config, the run, the input files."""
+
+    spark: object
+    cfg: dict
+    run: RunDir
+    files: list[InputFile]
+
+    def previous(self, stage: str, before: str):
+        """The committed output of `stage` as a DataFrame, and its row count."""
+        entry = self.run.manifest()["stages"].get(stage)
+        if entry is None:
+            raise StageError(f"{before} needs the {stage} stage; run it first (--stages {stage},{before})")
+        return self.spark.read.parquet(self.run.spark_uri(stage)), entry["kept"]
+
+
+def ingest_outcomes(ctx: StageContext):
     """Every input file read on an executor of its own: one task per file, records streamed."""
-    ingest_cfg = cfg["ingest"]
+    ingest_cfg = ctx.cfg["ingest"]
     batch_rows = int(ingest_cfg.get("batch_rows", 1024))
 
     def read_files(batches):
@@ -51,32 +66,48 @@ def ingest_outcomes(spark, cfg: dict, files: list[InputFile]):
             for kind, uri in zip(batch.column("kind").to_pylist(), batch.column("uri").to_pylist()):
                 yield from to_batches(read_input(kind, uri, ingest_cfg), max_rows=batch_rows)
 
-    tasks = spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
-    return spark.createDataFrame(tasks, "kind string, uri string").mapInArrow(
+    files = ctx.files
+    tasks = ctx.spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
+    outcomes = ctx.spark.createDataFrame(tasks, "kind string, uri string").mapInArrow(
         read_files, spark_schema(OUTCOME_SCHEMA))
+    return outcomes, None
 
 
-STAGES: dict[str, Callable] = {"ingest": ingest_outcomes}
+def clean_outcomes(ctx: StageContext):
+    """Normalization, language id, rules and the quality classifier over the ingested table."""
+    from corpus.quality.clean import CLEAN_OUTCOME_SCHEMA, clean_batches
+
+    docs, docs_in = ctx.previous("ingest", "clean")
+    clean_cfg = ctx.cfg["clean"]
+    outcomes = docs.mapInArrow(lambda batches: clean_batches(batches, clean_cfg),
+                               spark_schema(CLEAN_OUTCOME_SCHEMA))
+    return outcomes, docs_in
+
+
+STAGES: dict[str, Callable] = {"ingest": ingest_outcomes, "clean": clean_outcomes}
+STAGE_ORDER = list(STAGES)
 
 
 # --- committing a stage ----------------------------------------------------------------------
 
-def run_stage(spark, run: RunDir, stage: str, cfg: dict, run_id: str, files: list[InputFile],
-              force: bool = False) -> bool:
+def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -> bool:
     """Run one stage unless it is committed already; returns whether it ran."""
+    run, cfg = ctx.run, ctx.cfg
     if run.committed(stage) and not force:
         print(f"[corpus] {stage}: committed already, skipped (--force reruns it)")
         return False
-    run.reset(stage)
+    for later in STAGE_ORDER[STAGE_ORDER.index(stage):]:  # a rerun makes later stages stale
+        run.reset(later)
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    outcomes = STAGES[stage](spark, cfg, files).persist(StorageLevel.MEMORY_AND_DISK)
+    outcomes, docs_in = STAGES[stage](ctx)
+    outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = (outcomes.groupBy("source", "lang", "reason")
                   .agg(F.count(F.lit(1)).alias("docs"), F.sum(F.length("text")).alias("chars"))
                   .collect())
-        kept = outcomes.where(F.col("reason").isNull()).select(*DOC_SCHEMA.names)
+        kept = outcomes.where(F.col("reason").isNull()).drop("reason", "detail")
         kept.write.mode("overwrite").parquet(run.spark_uri(run.staging(stage, "docs")))
         dropped = outcomes.where(F.col("reason").isNotNull())
         if not cfg["dropped"].get("keep_text", True):
@@ -86,7 +117,7 @@ def run_stage(spark, run: RunDir, stage: str, cfg: dict, run_id: str, files: lis
     finally:
         outcomes.unpersist()
     ledger = ledger_table(run_id, stage, [tuple(r) for r in counts])
-    check_balance(stage, total, ledger)
+    check_balance(stage, total if docs_in is None else docs_in, ledger)
     for name in ("docs", "dropped"):
         run.tidy_parquet_dir(run.staging(stage, name))
     with run.fs.open(run.path(run.staging(stage, "ledger")), "wb") as f:
@@ -101,11 +132,11 @@ def run_stage(spark, run: RunDir, stage: str, cfg: dict, run_id: str, files: lis
     return True
 
 
-def check_balance(stage: str, total: int, ledger: pa.Table) -> None:
+def check_balance(stage: str, docs_in: int, ledger: pa.Table) -> None:
     """in = kept + sum(dropped by reason), or the stage fails before it commits."""
     accounted = sum(ledger.column("docs").to_pylist())
-    if accounted != total:
-        raise StageError(f"{stage}: {total} documents in, ledger accounts for {accounted}")
+    if accounted != docs_in:
+        raise StageError(f"{stage}: {docs_in} documents in, ledger accounts for {accounted}")
 
 
 def describe_files(run: RunDir, staged: str, final: str) -> list[dict]:
@@ -134,14 +165,16 @@ def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] |
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise StageError(f"unknown stage(s) {unknown}; available: {list(STAGES)}")
+    if "ingest" in stages and not inputs:
+        raise StageError("the ingest stage needs --input")
     files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if "ingest" in stages else []
     run = RunDir(run_dir)
     run_id = run_id_for(cfg, inputs)
     run.write_text("config.yaml", yaml.safe_dump({"inputs": inputs, **cfg}, sort_keys=True,
                                                  allow_unicode=True))
-    spark = get_session(cfg["spark"], master)
-    for stage in stages:
-        run_stage(spark, run, stage, cfg, run_id, files, force)
+    ctx = StageContext(get_session(cfg["spark"], master), cfg, run, files)
+    for stage in sorted(stages, key=STAGE_ORDER.index):
+        run_stage(ctx, stage, run_id, force)
     return read_funnel(run)
 
 

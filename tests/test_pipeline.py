@@ -49,6 +49,22 @@ def test_every_input_row_is_in_the_ledger(sample_run):
     assert {r["source"] for r in ledger} == {"web", "books", "forums"}
 
 
+def test_clean_accounts_for_every_ingested_document(sample_run):
+    m = json.loads((sample_run / "manifest.json").read_text())["stages"]
+    assert m["clean"]["docs_in"] == m["ingest"]["kept"] == m["clean"]["kept"] + m["clean"]["dropped"]
+    ledger = table(sample_run / "ledger" / "clean.parquet")
+    assert sum(r["docs"] for r in ledger) == m["ingest"]["kept"]
+    dropped = pq.read_table(sample_run / "dropped" / "clean").to_pylist()
+    spam = {r["url"]: r["reason"] for r in dropped if r["url"]}
+    assert spam["http://044545.com/topic/20200207/015849.html"] == "gambling"
+    assert spam["http://0513mt.com/index.php/art/detail/id/8884.html"] == "porn"
+    kept = pq.read_table(sample_run / "clean")
+    assert {"signals", "quality_score", "lang"} <= set(kept.schema.names)
+    rows = kept.to_pylist()
+    assert all(r["lang"] in ("zh", "en") and dict(r["signals"]) for r in rows)
+    assert {r["source"] for r in rows} == {"web", "books", "forums"}
+
+
 def test_documents_follow_the_schema(sample_run):
     docs = pq.read_table(sample_run / "ingest")
     assert docs.schema.names == DOC_SCHEMA.names
@@ -70,7 +86,7 @@ def test_manifest_checksums_match_files(sample_run):
 
 def test_two_runs_give_identical_tables(spark, sample_run, tmp_path):
     pipeline.run_pipeline(str(tmp_path / "again"), INPUTS, load_config())
-    for sub in ("ingest", "dropped/ingest"):
+    for sub in ("ingest", "dropped/ingest", "clean", "dropped/clean"):
         a = {p.name: p.read_bytes() for p in (sample_run / sub).iterdir()}
         b = {p.name: p.read_bytes() for p in (tmp_path / "again" / sub).iterdir()}
         assert a == b and a
@@ -93,18 +109,20 @@ def test_a_stage_that_dies_leaves_nothing_finished(spark, sample_run, tmp_path, 
 
     real = pipeline.ingest_outcomes
 
-    def dying(spark, cfg, files):
+    def dying(ctx):
         def boom(batches):
             for _ in batches:
                 raise RuntimeError("executor died")
             yield from ()
-        return real(spark, cfg, files).mapInArrow(boom, spark_schema(OUTCOME_SCHEMA))
+        outcomes, docs_in = real(ctx)
+        return outcomes.mapInArrow(boom, spark_schema(OUTCOME_SCHEMA)), docs_in
 
     monkeypatch.setitem(pipeline.STAGES, "ingest", dying)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="executor died"):
         pipeline.run_pipeline(str(run), INPUTS, load_config(), force=True)
-    assert not RunDir(str(run)).committed("ingest")
-    assert not (run / "ingest").exists() and not (run / "dropped" / "ingest").exists()
+    for stage in ("ingest", "clean"):  # the rerun of ingest also made clean stale
+        assert not RunDir(str(run)).committed(stage)
+        assert not (run / stage).exists() and not (run / "dropped" / stage).exists()
 
 
 def test_corrupt_and_empty_files_do_not_fail_the_job(spark, tmp_path):
