@@ -12,6 +12,10 @@ data; the one plotting helper draws on a matplotlib axis it is given. Nothing st
     dropped_samples(docs, n=3, seed=0)                 # a seeded sample of dropped docs per rule
     plot_histogram(ax, hist, thresholds)               # kept/dropped steps, threshold lines
     setup_cjk_font()                                   # matplotlib renders Chinese (Noto CJK)
+
+The dedup notebook's helpers (load_report, dedup_funnel, layout_frame, dedup_clusters,
+cluster_sizes, plot_cluster_sizes, pick_clusters, cluster_docs, side_by_side_html, hamming)
+are listed at the top of the dedup section below.
 """
 
 from __future__ import annotations
@@ -486,3 +490,442 @@ def setup_cjk_font() -> str | None:
     rc["axes.unicode_minus"] = False  # CJK fonts lack U+2212
     return name
 
+
+
+# --- dedup -----------------------------------------------------------------------------------
+#
+#     report = load_report(run_dir)                      # RUN_DIR/reports/dedup.json
+#     dedup_funnel(funnel)                               # in, kept, exact, near: docs and chars
+#     layout_frame(report)                               # permuted tables, expected candidates
+#     members = dedup_clusters(run_dir)                  # every cluster: representative + dropped
+#     sizes = cluster_sizes(members)                     # size -> clusters (or from the report)
+#     plot_cluster_sizes(ax, sizes)                      # bar chart, log scale when needed
+#     pick_clusters(members, n=4, seed=0)                # near-duplicate clusters first
+#     side_by_side_html(cluster_docs(run_dir, members, [rep])) # texts in columns, diffs marked
+
+DEDUP_REASONS = ("exact_duplicate", "near_duplicate")
+_MASK64 = (1 << 64) - 1
+_INT_AS_NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}.get  # no float64 (lossy)
+
+
+def load_report(run: str | Path | RunDir, stage: str = "dedup") -> dict:
+    """A stage's report (RUN_DIR/reports/<stage>.json); FileNotFoundError when it has none."""
+    import json
+
+    r = as_run(run)
+    p = r.path(r.stage_dirs(stage).get("report", f"reports/{stage}.json"))
+    if not r.fs.exists(p):
+        raise FileNotFoundError(f"{p}: no report for stage {stage!r} "
+                                f"(committed: {committed_stages(r) or 'none'})")
+    with r.fs.open(p, "r") as f:
+        return json.load(f)
+
+
+def dedup_funnel(funnel: list[dict], stage: str = "dedup") -> pd.DataFrame:
+    """The dedup stage's input split into kept, exact and near duplicates (from the ledger):
+    rows in, kept, exact_duplicate, near_duplicate (and any other reason), with docs, chars
+    and their shares of the input."""
+    s = next((s for s in funnel if s["stage"] == stage), None)
+    if s is None:
+        raise KeyError(f"stage {stage!r} not in the funnel (stages: {[x['stage'] for x in funnel]})")
+    by_reason = {d["reason"]: d for d in s["dropped"]}
+    rows = [("in", s["in_docs"], s["in_chars"]), ("kept", s["kept_docs"], s["kept_chars"])]
+    for reason in [*DEDUP_REASONS, *sorted(set(by_reason) - set(DEDUP_REASONS))]:
+        d = by_reason.get(reason, {"docs": 0, "chars": 0})
+        rows.append((reason, d["docs"], d["chars"]))
+    df = pd.DataFrame(rows, columns=["outcome", "docs", "chars"])
+    df["docs_share"] = [_share(d, s["in_docs"]) for d in df["docs"]]
+    df["chars_share"] = [_share(c, s["in_chars"]) for c in df["chars"]]
+    return df
+
+
+def layout_frame(report: Mapping) -> pd.DataFrame:
+    """The candidate search of a dedup report as (item, value) rows: the permuted-table
+    layout, the candidates per document expected for random fingerprints, what was found."""
+    lay = report.get("layout") or {}
+    n = int(report.get("docs_in") or 0)
+    per_doc = lay.get("expected_candidates_per_doc")
+    bits = sorted(set(lay.get("key_bits") or []))
+    rows = [
+        ("documents in", n),
+        ("k (max Hamming distance)", lay.get("k")),
+        ("blocks", lay.get("blocks")),
+        ("tables", lay.get("tables")),
+        ("key bits", "-".join(str(b) for b in (bits[:1] + bits[-1:] if len(bits) > 1 else bits)) or None),
+        ("layout", lay.get("describe")),
+        ("expected candidates per doc (random fingerprints)", per_doc),
+        ("expected candidate pairs (random fingerprints)", None if per_doc is None else per_doc * n / 2),
+        ("pairs within k found", report.get("pairs_within_k")),
+        ("capped buckets (identical fingerprints only)", report.get("capped_buckets")),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def popcount64(x) -> np.ndarray:
+    """Set bits of 64-bit integers (signed or unsigned), elementwise; int64 result."""
+    x = np.asarray(x)
+    u = x.view(np.uint64) if x.dtype == np.int64 else x.astype(np.uint64)
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(u).astype(np.int64)
+    table = np.array([i.bit_count() for i in range(256)], dtype=np.int64)
+    return table[np.ascontiguousarray(u).reshape(u.shape + (1,)).view(np.uint8)].sum(axis=-1)
+
+
+def hamming(a, b) -> pd.Series | int | None:
+    """Hamming distance between SimHash fingerprints (Spark longs: signed 64-bit): popcount of
+    a xor b. Scalars give an int (None when either is missing); sequences give an Int64 Series
+    (<NA> where either is missing)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        if a is None or b is None or a is pd.NA or (isinstance(a, float) or isinstance(b, float)):
+            return None  # a float fingerprint has lost bits (read without nullable ints)
+        return ((int(a) ^ int(b)) & _MASK64).bit_count()
+    sa = pd.Series(a, dtype="Int64") if not isinstance(a, pd.Series) else a.astype("Int64")
+    sb = pd.Series(b, dtype="Int64") if not isinstance(b, pd.Series) else b.astype("Int64")
+    sb.index = sa.index
+    ok = (sa.notna() & sb.notna()).to_numpy()
+    out = pd.Series(pd.NA, index=sa.index, dtype="Int64")
+    if ok.any():
+        x = sa[ok].to_numpy(dtype=np.int64) ^ sb[ok].to_numpy(dtype=np.int64)
+        out[ok] = popcount64(x)
+    return out
+
+
+def _read_rows(run: RunDir, rel: str, columns: list[str], ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Columns of the Parquet files under RUN_DIR/rel, only rows whose id is in `ids` (file by
+    file, so a big kept table is never read whole); integer columns stay exact (Int64)."""
+    import pyarrow.compute as pc
+
+    want = None if ids is None else pa.array(sorted(set(ids)), pa.string())
+    parts = []
+    for rel_file in (f for f in run.files(rel) if f.endswith(".parquet")):
+        with run.fs.open(run.path(rel_file), "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            cols = [c for c in columns if c in pf.schema_arrow.names]
+            if want is not None:
+                if len(want) == 0:
+                    continue
+                t = pf.read(columns=list(dict.fromkeys(["id", *cols])))
+                t = t.filter(pc.is_in(t.column("id"), value_set=want)).select(cols)
+            else:
+                t = pf.read(columns=cols)
+        parts.append(t)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    df = pa.concat_tables(parts, promote_options="default").to_pandas(types_mapper=_INT_AS_NULLABLE)
+    for c in columns:
+        if c not in df.columns:
+            df[c] = None
+    return df[columns]
+
+
+def resolve_representatives(dropped: pd.DataFrame) -> pd.Series:
+    """The kept document each dropped document stands for: `detail` (the representative's
+    id), followed while it names another dropped document (an exact duplicate of a document
+    that was itself a near duplicate). Indexed like `dropped`."""
+    nxt = dict(zip(dropped["id"], dropped["detail"]))
+    out = []
+    for start in dropped["id"]:
+        cur, seen = nxt.get(start), {start}
+        while cur in nxt and cur not in seen:  # a cycle would be a bug upstream: stop there
+            seen.add(cur)
+            cur = nxt[cur]
+        out.append(cur)
+    return pd.Series(out, index=dropped.index, name="rep_id", dtype="object")
+
+
+MEMBER_COLUMNS = ["rep_id", "role", "id", "reason", "detail", "cluster_id", "source", "lang", "url",
+                  "quality_score", "simhash", "hamming"]
+
+
+def dedup_clusters(run: str | Path | RunDir, stage: str = "dedup") -> pd.DataFrame:
+    """Every duplicate cluster of a dedup run, one row per member (no texts): the kept
+    representative (role "representative") and the documents dropped for it (role = their
+    reason), grouped by `rep_id` (see resolve_representatives), with each member's Hamming
+    distance to the representative's SimHash (<NA> where either has no fingerprint: texts too
+    short to fingerprint are judged by exact dedup only). Reads the dropped table and only the
+    representatives' rows of the kept table."""
+    r = as_run(run)
+    dirs = r.stage_dirs(stage)
+    cols = ["id", "reason", "detail", "cluster_id", "source", "lang", "url", "quality_score", "simhash"]
+    dropped = _read_rows(r, dirs["dropped"], cols)
+    if "simhash" in dropped and dropped["simhash"].isna().all() and len(dropped):
+        warnings.warn(f"{dirs['dropped']}: no `simhash` values; Hamming distances unknown", stacklevel=2)
+    dropped["rep_id"] = resolve_representatives(dropped)
+    reps = _read_rows(r, dirs["docs"], cols, ids=dropped["rep_id"].dropna())
+    reps["rep_id"] = reps["id"]
+    missing = set(dropped["rep_id"].dropna()) - set(reps["id"])
+    if missing:
+        warnings.warn(f"{len(missing)} representatives are not in the kept table", stacklevel=2)
+    reps["role"] = "representative"
+    dropped["role"] = dropped["reason"]
+    members = pd.concat([reps, dropped], ignore_index=True)
+    rep_hash = dict(zip(reps["id"], reps["simhash"]))
+    members["hamming"] = hamming(members["simhash"].astype("Int64"),
+                                 pd.Series([rep_hash.get(x, pd.NA) for x in members["rep_id"]], dtype="Int64"))
+    order = members["role"].map({"representative": 0, "exact_duplicate": 1, "near_duplicate": 2}).fillna(3)
+    members = members.assign(_o=order).sort_values(["rep_id", "_o", "id"]).drop(columns="_o")
+    return members[MEMBER_COLUMNS].reset_index(drop=True)
+
+
+def cluster_summary(members: pd.DataFrame) -> pd.DataFrame:
+    """One row per cluster of dedup_clusters: size, exact and near duplicates, the largest
+    Hamming distance, the representative's source and language; largest first."""
+    if members.empty:
+        return pd.DataFrame(columns=["rep_id", "size", "exact", "near", "max_hamming", "source", "lang"])
+    g = members.groupby("rep_id", sort=False)
+    out = pd.DataFrame({
+        "size": g.size(),
+        "exact": g["role"].apply(lambda s: int((s == "exact_duplicate").sum())),
+        "near": g["role"].apply(lambda s: int((s == "near_duplicate").sum())),
+        "max_hamming": g["hamming"].max(),
+    })
+    first = members.drop_duplicates("rep_id").set_index("rep_id")
+    out["source"], out["lang"] = first["source"], first["lang"]
+    out = out.reset_index().sort_values(["size", "rep_id"], ascending=[False, True])
+    return out.reset_index(drop=True)
+
+
+def cluster_sizes(source: pd.DataFrame | Mapping) -> pd.DataFrame:
+    """Cluster size histogram (size, clusters, docs) of clusters with 2+ documents, from
+    dedup_clusters members or from a dedup report's `cluster_size_histogram`."""
+    if isinstance(source, pd.DataFrame):
+        counts = source.groupby("rep_id").size().value_counts() if len(source) else pd.Series(dtype=int)
+        hist = {int(k): int(v) for k, v in counts.items() if k > 1}
+    else:
+        hist = {int(k): int(v) for k, v in (source.get("cluster_size_histogram") or {}).items() if int(k) > 1}
+    df = pd.DataFrame(sorted(hist.items()), columns=["size", "clusters"])
+    df["docs"] = df["size"] * df["clusters"]
+    return df
+
+
+def size_bins(sizes: pd.DataFrame, max_bars: int = 30) -> pd.DataFrame:
+    """A cluster size histogram as bars: one per size, or (more than `max_bars` sizes) one
+    per power-of-two range of sizes (2, 3-4, 5-8, ...). Columns label, lo, hi, clusters, docs."""
+    if len(sizes) <= max_bars:
+        return pd.DataFrame({"label": sizes["size"].astype(str), "lo": sizes["size"], "hi": sizes["size"],
+                             "clusters": sizes["clusters"], "docs": sizes["docs"]}).reset_index(drop=True)
+    rows = []
+    top = int(sizes["size"].max())
+    lo, hi = 2, 2
+    while lo <= top:
+        sel = sizes[(sizes["size"] >= lo) & (sizes["size"] <= hi)]
+        if len(sel):
+            rows.append({"label": str(lo) if lo == hi else f"{lo}-{hi}", "lo": lo, "hi": hi,
+                         "clusters": int(sel["clusters"].sum()), "docs": int(sel["docs"].sum())})
+        lo, hi = hi + 1, hi * 2
+    return pd.DataFrame(rows, columns=["label", "lo", "hi", "clusters", "docs"])
+
+
+def plot_cluster_sizes(ax, sizes: pd.DataFrame, title: str | None = None, max_bars: int = 30) -> bool:
+    """Bar chart of a cluster size histogram (cluster_sizes) on a matplotlib axis: clusters
+    per size (sizes binned by powers of two when there are many), the y axis logarithmic when
+    the counts span more than a decade. Returns whether it is logarithmic."""
+    bars = size_bins(sizes, max_bars)
+    title = title or "簇大小分布 cluster sizes"
+    if bars.empty:
+        ax.text(0.5, 0.5, "no duplicate clusters", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(title, fontsize=10)
+        return False
+    x = np.arange(len(bars))
+    drawn = ax.bar(x, bars["clusters"], color="tab:blue", width=0.6 if len(bars) > 3 else 0.4)
+    if len(bars) <= 30:
+        ax.bar_label(drawn, fontsize=7)
+    ax.set_xticks(x, bars["label"], rotation=0 if len(bars) <= 12 else 60, fontsize=8)
+    counts = bars["clusters"][bars["clusters"] > 0]
+    log = bool(counts.max() / counts.min() > 10)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("簇大小 cluster size (documents)")
+    ax.set_ylabel("簇数 clusters" + (" (log)" if log else ""))
+    ax.set_title(title, fontsize=10)
+    return log
+
+
+def report_clusters(report: Mapping, chars: int = 80) -> pd.DataFrame:
+    """The largest clusters listed in a dedup report, one row per listed member: cluster_id,
+    size, id, reason (None for the representative), url and a text preview."""
+    rows = []
+    for c in report.get("largest_clusters") or []:
+        for ex in c.get("examples") or []:
+            rows.append({"cluster_id": c["cluster_id"], "size": c["size"], "id": ex.get("id"),
+                         "reason": ex.get("reason"), "url": ex.get("url"),
+                         "preview": preview(ex.get("preview"), chars)})
+    return pd.DataFrame(rows, columns=["cluster_id", "size", "id", "reason", "url", "preview"])
+
+
+def pick_clusters(members: pd.DataFrame, n: int = 4, seed: int = 0, near_first: bool = True) -> list[str]:
+    """Representatives of `n` clusters to look at: clusters with a near duplicate first (exact
+    duplicates differ only in case and whitespace), then by size; equal ones in a seeded
+    order."""
+    summary = cluster_summary(members)
+    if summary.empty:
+        return []
+    rng = np.random.RandomState(seed)
+    summary = summary.assign(_r=rng.permutation(len(summary)), _near=(summary["near"] > 0).astype(int))
+    keys = (["_near"] if near_first else []) + ["size", "_r"]
+    ordered = summary.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True])
+    return ordered["rep_id"].head(n).tolist()
+
+
+def cluster_docs(run: str | Path | RunDir, members: pd.DataFrame, rep_ids: Iterable[str],
+                 stage: str = "dedup") -> pd.DataFrame:
+    """The members of some clusters (dedup_clusters rows) with their `text` and `chars`."""
+    r = as_run(run)
+    rep_ids = list(rep_ids)
+    sel = members[members["rep_id"].isin(rep_ids)].copy()
+    dirs = r.stage_dirs(stage)
+    texts = {}
+    for rel in (dirs["docs"], dirs["dropped"]):
+        df = _read_rows(r, rel, ["id", "text", "title"], ids=sel["id"])
+        texts.update(zip(df["id"], df["text"]))
+    sel["text"] = sel["id"].map(texts)
+    sel["chars"] = sel["text"].str.len()
+    order = {rep: i for i, rep in enumerate(rep_ids)}
+    sel = sel.assign(_c=sel["rep_id"].map(order)).sort_values("_c", kind="stable").drop(columns="_c")
+    return sel.reset_index(drop=True)
+
+
+# --- side by side: difflib over characters (CJK) and words (other scripts) --------------------
+
+@lru_cache(maxsize=1)
+def _diff_token_re():
+    import re
+
+    cjk = ("\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3200-\u9fff\uac00-\ud7af"
+           "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f")
+    return re.compile(rf"[{cjk}]|[^\W{cjk}]+|\s+|.", re.DOTALL)
+
+
+def diff_tokens(text: str) -> list[str]:
+    """Units of a diff: each CJK character (Han, kana, Hangul, CJK and full-width punctuation)
+    on its own, so Chinese is compared character by character; words, runs of whitespace and
+    single other characters for the rest. ''.join(diff_tokens(t)) == t."""
+    return _diff_token_re().findall(text or "")
+
+
+def diff_marks(a: str, b: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]], float]:
+    """difflib (SequenceMatcher over diff_tokens, no autojunk) between two texts: `a` and `b`
+    as (segment, changed) runs (a's changed segments are missing or replaced in b; b's are
+    added or replacing), and the similarity ratio 2*matched / (len a + len b) in tokens."""
+    from difflib import SequenceMatcher
+
+    ta, tb = diff_tokens(a), diff_tokens(b)
+    sm = SequenceMatcher(None, ta, tb, autojunk=False)
+    ra, rb = [], []
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if i2 > i1:
+            ra.append(("".join(ta[i1:i2]), op != "equal"))
+        if j2 > j1:
+            rb.append(("".join(tb[j1:j2]), op != "equal"))
+    return ra, rb, sm.ratio() if (ta or tb) else 1.0
+
+
+def _changed_positions(runs: list[tuple[str, bool]]) -> set[int]:
+    pos, out = 0, set()
+    for seg, changed in runs:
+        if changed:
+            out.update(range(pos, pos + len(seg)))
+        pos += len(seg)
+    return out
+
+
+def _runs_from_positions(text: str, changed: set[int]) -> list[tuple[str, bool]]:
+    runs: list[tuple[str, bool]] = []
+    for i, ch in enumerate(text):
+        flag = i in changed
+        if runs and runs[-1][1] == flag:
+            runs[-1] = (runs[-1][0] + ch, flag)
+        else:
+            runs.append((ch, flag))
+    return runs
+
+
+def _html_runs(runs: list[tuple[str, bool]], cls: str) -> str:
+    import html
+
+    out = []
+    for seg, changed in runs:
+        if changed:
+            shown = seg.replace("\n", "⏎\n").replace("\t", "→\t")
+            if not shown.strip():
+                shown = shown.replace(" ", "·").replace("\u3000", "□")  # changed whitespace shows
+            out.append(f'<span class="{cls}">{html.escape(shown)}</span>')
+        else:
+            out.append(html.escape(seg))
+    return "".join(out)
+
+
+SIDE_BY_SIDE_CLASS = "corpus-side-by-side"
+_SBS_STYLE = f"""<style>
+table.{SIDE_BY_SIDE_CLASS} {{ table-layout: fixed; width: 100%; border-collapse: collapse; font-size: 12px; }}
+table.{SIDE_BY_SIDE_CLASS} th, table.{SIDE_BY_SIDE_CLASS} td {{ border: 1px solid #ccc; padding: 4px 6px;
+  vertical-align: top; text-align: left; overflow-wrap: anywhere; }}
+table.{SIDE_BY_SIDE_CLASS} td.text {{ white-space: pre-wrap; font-family: "Noto Sans CJK SC", "Noto Sans CJK",
+  "Noto Serif CJK SC", sans-serif; line-height: 1.5; }}
+table.{SIDE_BY_SIDE_CLASS} .del {{ background: #ffd7d5; text-decoration: line-through; }}
+table.{SIDE_BY_SIDE_CLASS} .ins {{ background: #ccffd8; }}
+</style>"""
+
+
+def side_by_side_html(cluster: pd.DataFrame, max_chars: int = 3000, max_columns: int = 4) -> str:
+    """One cluster (cluster_docs rows of one rep_id: the representative first) as an HTML
+    table, the representative and up to `max_columns - 1` duplicates side by side, one column
+    each: a header (role, id, source/lang, chars, Hamming distance to the representative,
+    difflib similarity) over the text. In a duplicate's column the characters it adds or
+    replaces are highlighted (green); in the representative's, those missing from or replaced
+    in some shown duplicate (red, struck). Changed whitespace shows as ⏎ · □. Texts longer
+    than `max_chars` are compared and shown up to there."""
+    import html
+
+    if cluster.empty:
+        return "<p>no cluster</p>"
+    roles = cluster["role"].tolist()
+    rep_pos = roles.index("representative") if "representative" in roles else 0
+    rows = [cluster.iloc[rep_pos]] + [cluster.iloc[i] for i in range(len(cluster)) if i != rep_pos]
+    shown, hidden = rows[:max_columns], len(rows) - min(len(rows), max_columns)
+
+    def clip(t):
+        t = "" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)
+        return t[:max_chars], max(len(t) - max_chars, 0)
+
+    rep_text, rep_more = clip(shown[0].get("text"))
+    rep_changed: set[int] = set()
+    cells = []
+    for row in shown[1:]:
+        text, more = clip(row.get("text"))
+        if not text:
+            cells.append(("<i>(text not kept: dropped.keep_text is false)</i>", None, more))
+            continue
+        ra, rb, ratio = diff_marks(rep_text, text)
+        rep_changed |= _changed_positions(ra)
+        cells.append((_html_runs(rb, "ins"), ratio, more))
+    rep_cell = _html_runs(_runs_from_positions(rep_text, rep_changed), "del")
+
+    def head(row, ratio):
+        ham = row.get("hamming")
+        ham = "—" if row is shown[0] else ("n/a (no fingerprint)" if ham is None or ham is pd.NA else str(int(ham)))
+        parts = [f"<b>{html.escape(str(row.get('role')))}</b>",
+                 f'<code title="{html.escape(str(row.get("id")))}">{html.escape(str(row.get("id"))[:12])}</code>',
+                 f"{html.escape(str(row.get('source')))} / {html.escape(str(row.get('lang')))}",
+                 f"{len(str(row.get('text') or '')):,} chars",
+                 f"Hamming {ham}"]
+        if ratio is not None:
+            parts.append(f"similarity {ratio:.1%}")
+        if isinstance(row.get("url"), str) and row.get("url"):
+            u = html.escape(row["url"])
+            parts.append(f'<span title="{u}">{u[:60]}</span>')
+        return "<br>".join(parts)
+
+    def more_note(more):
+        return f'<br><i>… {more:,} more characters</i>' if more else ""
+
+    heads = [head(shown[0], None)] + [head(r, c[1]) for r, c in zip(shown[1:], cells)]
+    texts = [rep_cell + more_note(rep_more)] + [c[0] + more_note(c[2]) for c in cells]
+    rep_id = html.escape(str(shown[0].get("rep_id") or shown[0].get("id")))
+    caption = f"cluster of {rep_id}: {len(rows)} documents" + (f" ({hidden} more not shown)" if hidden else "")
+    out = [_SBS_STYLE, f'<table class="{SIDE_BY_SIDE_CLASS}"><caption>{caption}</caption><tr>']
+    out += [f"<th>{h}</th>" for h in heads]
+    out.append("</tr><tr>")
+    out += [f'<td class="text">{t}</td>' for t in texts]
+    out.append("</tr></table>")
+    return "".join(out)

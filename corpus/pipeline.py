@@ -1,8 +1,11 @@
 """Running stages: each stage yields outcome rows on Spark; this module commits them.
 
-A stage body returns a DataFrame in the outcome schema (kept rows have a null `reason`).
-`run_stage` writes kept rows to `RUN_DIR/<stage>`, dropped rows to `RUN_DIR/dropped/<stage>`,
-their counts to the ledger, checks in = kept + dropped, and commits (see corpus.rundir).
+A stage body returns (outcomes, docs in, report): a DataFrame in the outcome schema (kept
+rows have a null `reason`), the number of documents it read (None when the outcomes are the
+input, as for ingest) and a JSON-able report or None. `run_stage` writes kept rows to
+`RUN_DIR/<stage>`, dropped rows to `RUN_DIR/dropped/<stage>`, their counts to the ledger, the
+report to `RUN_DIR/reports/<stage>.json`, checks in = kept + dropped, and commits (see
+corpus.rundir).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def ingest_outcomes(ctx: StageContext):
     tasks = ctx.spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
     outcomes = ctx.spark.createDataFrame(tasks, "kind string, uri string").mapInArrow(
         read_files, spark_schema(OUTCOME_SCHEMA))
-    return outcomes, None
+    return outcomes, None, None
 
 
 def clean_outcomes(ctx: StageContext):
@@ -81,10 +84,20 @@ def clean_outcomes(ctx: StageContext):
     clean_cfg = ctx.cfg["clean"]
     outcomes = docs.mapInArrow(lambda batches: clean_batches(batches, clean_cfg),
                                spark_schema(CLEAN_OUTCOME_SCHEMA))
-    return outcomes, docs_in
+    return outcomes, docs_in, None
 
 
-STAGES: dict[str, Callable] = {"ingest": ingest_outcomes, "clean": clean_outcomes}
+def dedup_outcomes(ctx: StageContext):
+    """Exact and SimHash near-duplicate removal over the cleaned table."""
+    from corpus.dedup.stage import dedup_outcomes_df
+
+    docs, docs_in = ctx.previous("clean", "dedup")
+    outcomes, report = dedup_outcomes_df(ctx.spark, docs, docs_in, ctx.cfg["dedup"])
+    return outcomes, docs_in, report
+
+
+STAGES: dict[str, Callable] = {"ingest": ingest_outcomes, "clean": clean_outcomes,
+                               "dedup": dedup_outcomes}
 STAGE_ORDER = list(STAGES)
 
 
@@ -101,7 +114,7 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    outcomes, docs_in = STAGES[stage](ctx)
+    outcomes, docs_in, report = STAGES[stage](ctx)
     outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = (outcomes.groupBy("source", "lang", "reason")
@@ -122,6 +135,8 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -
         run.tidy_parquet_dir(run.staging(stage, name))
     with run.fs.open(run.path(run.staging(stage, "ledger")), "wb") as f:
         pq.write_table(ledger, f)
+    if report is not None:
+        run.write_text(run.staging(stage, "report"), json.dumps(report, indent=2, ensure_ascii=False))
     entry = {"run_id": run_id, "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
              "docs_in": total, "outputs": {}}
     for name, rel in run.stage_dirs(stage).items():
@@ -147,8 +162,10 @@ def describe_files(run: RunDir, staged: str, final: str) -> list[dict]:
         with run.fs.open(run.path(rel), "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
-        with run.fs.open(run.path(rel), "rb") as f:
-            rows = pq.ParquetFile(f).metadata.num_rows
+        rows = None
+        if rel.endswith(".parquet"):
+            with run.fs.open(run.path(rel), "rb") as f:
+                rows = pq.ParquetFile(f).metadata.num_rows
         out.append({"path": final + rel[len(staged):], "rows": rows,
                     "bytes": run.fs.size(run.path(rel)), "sha256": h.hexdigest()})
     return out

@@ -3,6 +3,7 @@
     RUN_DIR/<stage>/part-00000.parquet      kept documents
     RUN_DIR/dropped/<stage>/part-*.parquet  dropped documents with `reason` and `detail`
     RUN_DIR/ledger/<stage>.parquet          counts (see corpus.ledger)
+    RUN_DIR/reports/<stage>.json            what a stage has to say beyond counts (dedup clusters)
     RUN_DIR/config.yaml                     the resolved configuration of the last run
     RUN_DIR/manifest.json                   committed stages: files, rows, bytes, sha256
     RUN_DIR/_staging/<stage>/               work in progress; never read by anyone
@@ -43,7 +44,8 @@ class RunDir:
 
     def stage_dirs(self, stage: str) -> dict[str, str]:
         """Relative locations of a stage's outputs."""
-        return {"docs": stage, "dropped": f"dropped/{stage}", "ledger": f"ledger/{stage}.parquet"}
+        return {"docs": stage, "dropped": f"dropped/{stage}", "ledger": f"ledger/{stage}.parquet",
+                "report": f"reports/{stage}.json"}
 
     def staging(self, stage: str, name: str) -> str:
         return f"_staging/{stage}/{name}"

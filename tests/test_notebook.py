@@ -4,6 +4,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,6 +16,7 @@ from corpus.ledger import ledger_table
 from tests.conftest import REPO, SAMPLE
 
 NOTEBOOK = REPO / "notebooks" / "filter_stats.ipynb"
+DEDUP_NOTEBOOK = REPO / "notebooks" / "dedup.ipynb"
 INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
 
 
@@ -234,10 +236,184 @@ def test_plot_histogram_draws_thresholds(fake_run):
     plt.close(fig)
 
 
-# --- the notebook on a real run of the sample --------------------------------------------------
+# --- dedup helpers on a dedup run made by hand ----------------------------------------------------
 
-def test_notebook_is_stored_without_outputs():
-    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+_DEDUP_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("url", pa.string()),
+                           ("lang", pa.string()), ("text", pa.string()), ("quality_score", pa.float64()),
+                           ("simhash", pa.int64()), ("cluster_id", pa.string())])
+_DROPPED_SCHEMA = pa.schema(list(_DEDUP_SCHEMA) + [("reason", pa.string()), ("detail", pa.string())])
+POEM = "早被嬋娟誤，欲妝臨鏡慵。\n年年越溪女，相憶採芙蓉。"
+NEG = -(1 << 63) + 5  # the high bit set: a negative Spark long
+
+
+@pytest.fixture(scope="module")
+def dedup_run(tmp_path_factory):
+    """Kept: A (zh), E (en), S (no fingerprint), L (alone). Dropped: B near A, C exact of B
+    (a chain: C's detail names B, itself dropped), D exact of A, F near E, T exact of S."""
+    root = tmp_path_factory.mktemp("fakededup") / "run"
+
+    def row(i, text, simhash, source="books", lang="zh", url=None, **kw):
+        return {"id": i, "source": source, "url": url, "lang": lang, "text": text, "quality_score": 0.5,
+                "simhash": simhash, "cluster_id": kw.pop("cluster_id", i), **kw}
+
+    kept = [row("A", POEM, 0b1011), row("E", "The quick brown fox jumps over the lazy dog <b>.", NEG, "web", "en",
+                                       url="https://a/"),
+            row("S", "短帖", None, "forums"), row("L", "独一无二的文章。", 7)]
+    dropped = [row("B", POEM.replace("採", "采"), 0b1000, reason="near_duplicate", detail="A", cluster_id="A"),
+               row("C", POEM.replace("採", "采"), 0b1000, reason="exact_duplicate", detail="B", cluster_id="B"),
+               row("D", POEM, 0b1011, reason="exact_duplicate", detail="A", cluster_id="A"),
+               row("F", "The quick red fox jumps over the lazy dog <b>.", NEG ^ 0b111, "web", "en",
+                   reason="near_duplicate", detail="E", cluster_id="E"),
+               row("T", "短帖 ", None, "forums", reason="exact_duplicate", detail="S", cluster_id="S")]
+    for rel, rows, schema in (("dedup", kept, _DEDUP_SCHEMA), ("dropped/dedup", dropped, _DROPPED_SCHEMA)):
+        (root / rel).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / rel / "part-00000.parquet")
+    (root / "ledger").mkdir()
+    counts = {}
+    for r in kept + dropped:
+        key = (r["source"], r["lang"], r.get("reason"))
+        d, c = counts.get(key, (0, 0))
+        counts[key] = (d + 1, c + len(r["text"]))
+    pq.write_table(ledger_table("r1", "dedup", [(*k, *v) for k, v in counts.items()]),
+                   root / "ledger" / "dedup.parquet")
+    (root / "reports").mkdir()
+    report = {"docs_in": 9, "pairs_within_k": 2, "capped_buckets": 0,
+              "layout": {"k": 3, "blocks": 4, "tables": 4, "describe": "k=3: 4 blocks", "key_bits": [16] * 4,
+                         "expected_candidates_per_doc": 0.5},
+              "cluster_size_histogram": {"2": 2, "3": 1},  # what the stage counts by cluster_id
+              "largest_clusters": [{"cluster_id": "A", "size": 3, "examples": [
+                  {"id": "A", "url": None, "reason": None, "preview": POEM},
+                  {"id": "B", "url": None, "reason": "near_duplicate", "preview": POEM}]}]}
+    (root / "reports" / "dedup.json").write_text(json.dumps(report, ensure_ascii=False))
+    (root / "manifest.json").write_text(json.dumps({"stages": {"dedup": {}}}))
+    return root
+
+
+def test_dedup_funnel_layout_and_report(dedup_run):
+    f = ci.dedup_funnel(ci.load_funnel(dedup_run)).set_index("outcome")
+    assert f["docs"].to_dict() == {"in": 9, "kept": 4, "exact_duplicate": 3, "near_duplicate": 2}
+    assert f.loc["exact_duplicate", "docs_share"] == 3 / 9 and f.loc["in", "chars_share"] == 1.0
+    with pytest.raises(KeyError):
+        ci.dedup_funnel(ci.load_funnel(dedup_run), "clean")
+    report = ci.load_report(dedup_run)
+    lay = ci.layout_frame(report)["value"]
+    assert lay["tables"] == 4 and lay["key bits"] == "16" and lay["pairs within k found"] == 2
+    assert lay["expected candidate pairs (random fingerprints)"] == 0.5 * 9 / 2
+    with pytest.raises(FileNotFoundError):
+        ci.load_report(dedup_run, "clean")
+    rc = ci.report_clusters(report, chars=5)
+    assert rc["id"].tolist() == ["A", "B"] and rc["size"].tolist() == [3, 3] and rc["preview"][0] == "早被嬋娟誤…"
+
+
+def test_hamming_of_signed_fingerprints():
+    assert ci.hamming(-1, 0) == 64 and ci.hamming(NEG, NEG ^ 0b111) == 3 and ci.hamming(5, 5) == 0
+    assert ci.hamming(None, 3) is None and ci.hamming(pd.NA, 3) is None
+    assert ci.hamming(1.0, 1) is None  # a float fingerprint has lost bits
+    got = ci.hamming(pd.Series([-1, None, 0b1011], dtype="Int64"), [0, 1, 0b1000])
+    assert got.isna().tolist() == [False, True, False] and got[0] == 64 and got[2] == 2
+    rng = np.random.default_rng(0)
+    x = rng.integers(-(1 << 63), (1 << 63) - 1, size=200, dtype=np.int64)
+    assert ci.popcount64(x).tolist() == [(int(v) & ((1 << 64) - 1)).bit_count() for v in x]
+
+
+def test_dedup_clusters_resolve_chains_and_measure_hamming(dedup_run):
+    m = ci.dedup_clusters(dedup_run)
+    assert list(m.columns) == ci.MEMBER_COLUMNS
+    by_id = m.set_index("id")
+    assert by_id["rep_id"].to_dict() == {"A": "A", "B": "A", "C": "A", "D": "A", "E": "E", "F": "E",
+                                         "S": "S", "T": "S"}  # L is in no cluster
+    assert m[m["rep_id"] == "A"]["role"].tolist() == ["representative", "exact_duplicate", "exact_duplicate",
+                                                      "near_duplicate"]
+    assert by_id.loc["B", "hamming"] == 2 and by_id.loc["D", "hamming"] == 0 and by_id.loc["F", "hamming"] == 3
+    assert pd.isna(by_id.loc["T", "hamming"]) and by_id.loc["E", "simhash"] == NEG  # exact, not float
+    summary = ci.cluster_summary(m)
+    assert summary["rep_id"].tolist() == ["A", "E", "S"] and summary["size"].tolist() == [4, 2, 2]
+    assert summary.iloc[0][["exact", "near", "max_hamming"]].tolist() == [2, 1, 2]
+    sizes = ci.cluster_sizes(m)
+    assert sizes.values.tolist() == [[2, 2, 4], [4, 1, 4]]
+    assert ci.cluster_sizes(ci.load_report(dedup_run)).values.tolist() == [[2, 2, 4], [3, 1, 3]]
+    assert ci.cluster_summary(m.iloc[:0]).empty and ci.cluster_sizes(m.iloc[:0]).empty
+    assert ci.resolve_representatives(pd.DataFrame({"id": ["x", "y"], "detail": ["y", "x"]})).notna().all()
+
+
+def test_pick_clusters_and_cluster_docs(dedup_run):
+    m = ci.dedup_clusters(dedup_run)
+    assert ci.pick_clusters(m, n=2, seed=0) == ["A", "E"]  # near duplicates first, then size
+    assert sorted(ci.pick_clusters(m, n=2, seed=1)) == ["A", "E"]
+    assert ci.pick_clusters(m, n=1, near_first=False) == ["A"]
+    assert ci.pick_clusters(m.iloc[:0]) == []
+    docs = ci.cluster_docs(dedup_run, m, ["E", "A"])
+    assert docs["rep_id"].tolist() == ["E", "E", "A", "A", "A", "A"]
+    assert docs.set_index("id")["text"]["C"] == POEM.replace("採", "采")
+    assert docs["chars"].iloc[0] == len(docs["text"].iloc[0])
+
+
+def test_size_bins_and_plot_cluster_sizes():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    few = pd.DataFrame({"size": [2, 3], "clusters": [5, 1]}).assign(docs=lambda d: d["size"] * d["clusters"])
+    assert ci.size_bins(few)["label"].tolist() == ["2", "3"]
+    many = pd.DataFrame({"size": range(2, 40), "clusters": [1000] + [1] * 37})
+    many["docs"] = many["size"] * many["clusters"]
+    bins = ci.size_bins(many, max_bars=10)
+    assert bins["label"].tolist() == ["2", "3-4", "5-8", "9-16", "17-32", "33-64"]
+    assert bins["clusters"].sum() == many["clusters"].sum() and bins["docs"].sum() == many["docs"].sum()
+    fig, ax = plt.subplots()
+    assert ci.plot_cluster_sizes(ax, many, max_bars=10) and ax.get_yscale() == "log"
+    assert len(ax.patches) == 6 and ax.get_xticklabels()[1].get_text() == "3-4"
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    assert not ci.plot_cluster_sizes(ax, few) and len(ax.patches) == 2
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    assert not ci.plot_cluster_sizes(ax, few.iloc[:0]) and not ax.patches
+    plt.close(fig)
+
+
+def test_diff_is_by_character_for_cjk_and_by_word_otherwise():
+    text = "AI2’s model，中文abc 相憶 x\n"
+    assert "".join(ci.diff_tokens(text)) == text
+    assert ci.diff_tokens("相憶採芙蓉 quick fox") == ["相", "憶", "採", "芙", "蓉", " ", "quick", " ", "fox"]
+    a, b, ratio = ci.diff_marks("年年越溪女，相憶採芙蓉。", "年年越溪女，相憶采芙蓉。")
+    assert [s for s, changed in a if changed] == ["採"] and [s for s, changed in b if changed] == ["采"]
+    assert "".join(s for s, _ in a) == "年年越溪女，相憶採芙蓉。" and 0.9 < ratio < 1
+    a, b, _ = ci.diff_marks("the quick brown fox", "the quick red fox")
+    assert [s for s, c in a if c] == ["brown"] and [s for s, c in b if c] == ["red"]
+    assert ci.diff_marks("", "")[2] == 1.0
+
+
+def test_side_by_side_html(dedup_run):
+    m = ci.dedup_clusters(dedup_run)
+    docs = ci.cluster_docs(dedup_run, m, ["A", "E", "S"])
+    html = ci.side_by_side_html(docs[docs["rep_id"] == "A"])
+    assert f'<table class="{ci.SIDE_BY_SIDE_CLASS}"' in html and html.count("<th>") == 4
+    assert html.index("<b>representative</b>") < html.index("<b>exact_duplicate</b>") < html.index(
+        "<b>near_duplicate</b>")
+    assert '<span class="del">採</span>' in html and html.count('<span class="ins">采</span>') == 2
+    assert "Hamming —" in html and "Hamming 2" in html and "Hamming 0" in html and "similarity 100.0%" in html
+    two = ci.side_by_side_html(docs[docs["rep_id"] == "A"], max_columns=2)
+    assert two.count("<th>") == 2 and "(2 more not shown)" in two
+    en = ci.side_by_side_html(docs[docs["rep_id"] == "E"])
+    assert '<span class="del">brown</span>' in en and '<span class="ins">red</span>' in en
+    assert "&lt;b&gt;" in en and "<b>.</b>" not in en and "https://a/" in en and "Hamming 3" in en
+    short = ci.side_by_side_html(docs[docs["rep_id"] == "S"])
+    assert "Hamming n/a (no fingerprint)" in short and '<span class="ins">·</span>' in short  # a trailing space
+    cut = ci.side_by_side_html(docs[docs["rep_id"] == "A"], max_chars=5)
+    assert "more characters" in cut and "芙蓉" not in cut
+    no_text = docs[docs["rep_id"] == "A"].assign(text=lambda d: [d["text"].iloc[0]] + [""] * (len(d) - 1))
+    assert "text not kept" in ci.side_by_side_html(no_text)
+    assert ci.side_by_side_html(docs.iloc[:0]) == "<p>no cluster</p>"
+
+
+# --- the notebooks on a real run of the sample --------------------------------------------------
+
+@pytest.mark.parametrize("path", [NOTEBOOK, DEDUP_NOTEBOOK], ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
@@ -245,33 +421,58 @@ def test_notebook_is_stored_without_outputs():
 
 
 @pytest.fixture(scope="module")
-def clean_run(spark, tmp_path_factory):
+def sample_run(spark, tmp_path_factory):
+    """The sample through ingest, clean and dedup (one run serves both notebooks)."""
     from corpus import pipeline
 
     out = tmp_path_factory.mktemp("nbrun") / "sample"
-    pipeline.run_pipeline(str(out), INPUTS, load_config(), stages=["ingest", "clean"])
+    pipeline.run_pipeline(str(out), INPUTS, load_config(), stages=["ingest", "clean", "dedup"])
     return out
 
 
-def test_notebook_runs_on_the_sample_run(clean_run, monkeypatch):
+def _execute(path, run_dir, monkeypatch, parameters: str | None = None):
+    """Run a notebook headless against run_dir; `parameters` is code injected after its
+    parameters cell (as papermill does). Returns (outputs, stdout, stderr)."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
-    monkeypatch.setenv("CORPUS_RUN_DIR", str(clean_run))
+    monkeypatch.setenv("CORPUS_RUN_DIR", str(run_dir))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(path, as_version=4)
+    if parameters:
+        at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+        nb.cells.insert(at + 1, nbformat.v4.new_code_cell(parameters, metadata={"tags": ["injected-parameters"]}))
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
     stderr = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
     assert "CJK font: Noto S" in stdout  # Noto Sans CJK .. or Noto Serif CJK ..
     assert "missing from font" not in stderr  # matplotlib's warning for glyphs it cannot draw
+    return outputs, stdout, stderr
+
+
+def test_notebook_runs_on_the_sample_run(sample_run, monkeypatch):
+    # the run goes on to dedup; this notebook defaults to the last stage, so ask for clean
+    outputs, stdout, _ = _execute(NOTEBOOK, sample_run, monkeypatch, parameters='STAGE = "clean"')
     assert "inspecting stage clean" in stdout
     plain = "".join(o.data.get("text/plain", "") for o in outputs if "data" in o)
     assert "in_docs" in plain and "kept_docs" in plain and "ingest" in plain and "clean" in plain
     assert "books" in plain and "forums" in plain and "web" in plain  # per source
     pngs = [o for o in outputs if "data" in o and "image/png" in o.data]
     assert len(pngs) >= 1
+
+
+def test_dedup_notebook_runs_on_the_sample_run(sample_run, monkeypatch):
+    outputs, stdout, _ = _execute(DEDUP_NOTEBOOK, sample_run, monkeypatch)
+    assert "'dedup'" in stdout and "dropped table has simhash values: True" in stdout
+    plain = "".join(o.data.get("text/plain", "") for o in outputs if "data" in o)
+    assert "exact_duplicate" in plain and "near_duplicate" in plain and "pairs within k found" in plain
+    assert [o for o in outputs if "data" in o and "image/png" in o.data]  # the cluster size histogram
+    tables = [o.data["text/html"] for o in outputs
+              if "data" in o and ci.SIDE_BY_SIDE_CLASS in o.data.get("text/html", "")]
+    assert tables, "no side-by-side table"
+    assert all("<b>representative</b>" in t and "Hamming " in t for t in tables)
+    assert any('<span class="ins">' in t and "<b>near_duplicate</b>" in t for t in tables)  # the sample has some

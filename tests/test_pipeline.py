@@ -65,6 +65,17 @@ def test_clean_accounts_for_every_ingested_document(sample_run):
     assert {r["source"] for r in rows} == {"web", "books", "forums"}
 
 
+def test_dedup_accounts_for_every_clean_document(sample_run):
+    m = json.loads((sample_run / "manifest.json").read_text())["stages"]
+    assert m["dedup"]["docs_in"] == m["clean"]["kept"] == m["dedup"]["kept"] + m["dedup"]["dropped"]
+    dropped = pq.read_table(sample_run / "dropped" / "dedup").to_pylist()
+    kept_ids = set(pq.read_table(sample_run / "dedup").column("id").to_pylist())
+    assert dropped and {r["reason"] for r in dropped} <= {"exact_duplicate", "near_duplicate"}
+    assert all(r["detail"] in kept_ids and r["cluster_id"] == r["detail"] for r in dropped)
+    report = json.loads((sample_run / "reports" / "dedup.json").read_text())
+    assert report["layout"]["k"] == 3 and sum(report["cluster_size_histogram"].values()) >= 1
+
+
 def test_documents_follow_the_schema(sample_run):
     docs = pq.read_table(sample_run / "ingest")
     assert docs.schema.names == DOC_SCHEMA.names
@@ -86,7 +97,7 @@ def test_manifest_checksums_match_files(sample_run):
 
 def test_two_runs_give_identical_tables(spark, sample_run, tmp_path):
     pipeline.run_pipeline(str(tmp_path / "again"), INPUTS, load_config())
-    for sub in ("ingest", "dropped/ingest", "clean", "dropped/clean"):
+    for sub in ("ingest", "dropped/ingest", "clean", "dropped/clean", "dedup", "dropped/dedup"):
         a = {p.name: p.read_bytes() for p in (sample_run / sub).iterdir()}
         b = {p.name: p.read_bytes() for p in (tmp_path / "again" / sub).iterdir()}
         assert a == b and a
@@ -120,7 +131,7 @@ def test_a_stage_that_dies_leaves_nothing_finished(spark, sample_run, tmp_path, 
     monkeypatch.setitem(pipeline.STAGES, "ingest", dying)
     with pytest.raises(Exception, match="executor died"):
         pipeline.run_pipeline(str(run), INPUTS, load_config(), force=True)
-    for stage in ("ingest", "clean"):  # the rerun of ingest also made clean stale
+    for stage in ("ingest", "clean", "dedup"):  # the rerun of ingest made later stages stale
         assert not RunDir(str(run)).committed(stage)
         assert not (run / stage).exists() and not (run / "dropped" / stage).exists()
 

@@ -1,0 +1,60 @@
+"""Per-document dedup keys, as a function over Arrow batches: the exact-text hash, the 64-bit
+SimHash (stored as a signed long, Spark's type; null for texts too short to fingerprint, which
+only exact dedup then judges) and the length used to pick representatives."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from corpus.dedup.simhash import simhash
+
+_SPACE = re.compile(r"\s+")
+FINGERPRINT_FIELDS = [
+    pa.field("text_hash", pa.string()),
+    pa.field("simhash", pa.int64()),
+    pa.field("length", pa.int64()),
+]
+
+
+def exact_key(text: str) -> str:
+    """Hash of the text with case and whitespace differences removed (128-bit, hex)."""
+    return xxhash.xxh3_128_hexdigest(_SPACE.sub("", text).lower().encode("utf-8", "surrogatepass"))
+
+
+class Fingerprinter:
+    """SimHash features from the text, traditional characters mapped to simplified first when
+    `t2s` is set (so a traditional copy of a simplified page is a near-duplicate)."""
+
+    def __init__(self, cfg: Mapping):
+        self.shingle = int(cfg.get("shingle", 3))
+        self.min_features = int(cfg.get("min_features", 16))
+        self._t2s = None
+        if cfg.get("t2s", True):
+            import opencc
+
+            self._t2s = opencc.OpenCC("t2s")
+
+    def __call__(self, text: str) -> int | None:
+        if self._t2s is not None:
+            text = self._t2s.convert(text)
+        return simhash(text, self.shingle, self.min_features)
+
+
+def fingerprint_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping,
+                        schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Each batch with `text_hash`, `simhash` and `length` appended (schema: the output's)."""
+    fp = Fingerprinter(cfg)
+    for batch in batches:
+        texts = batch.column("text").to_pylist()
+        fps = [fp(t) for t in texts]
+        missing = np.array([h is None for h in fps])
+        hashes = np.array([h or 0 for h in fps], dtype=np.uint64).view(np.int64)
+        cols = batch.columns + [pa.array([exact_key(t) for t in texts], pa.string()),
+                                pa.array(hashes, pa.int64(), mask=missing),
+                                pa.array([len(t) for t in texts], pa.int64())]
+        yield pa.RecordBatch.from_arrays(cols, schema=schema)

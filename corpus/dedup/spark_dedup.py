@@ -1,0 +1,207 @@
+"""Near-duplicate pairs and their clusters on Spark: DataFrames in, DataFrames out.
+
+`candidate_pairs_df` finds every pair of documents whose 64-bit SimHash fingerprints are within
+Hamming distance k through the permuted tables of `corpus.dedup.tables` (one row per document
+and table, a self-join on (table, key), exact verification with `bit_count`).
+`connected_components` turns the pairs into clusters with alternating large-star / small-star
+rounds (Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, SoCC 2014).
+
+Nothing per document is collected to the driver: the only driver-side results are counts.
+Fingerprints are `long` columns holding the uint64 bits in two's complement
+(`corpus.dedup.tables.to_signed`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from corpus.dedup.tables import Layout
+
+class CandidatePairs(NamedTuple):
+    """`pairs`: (id_a, id_b, distance) with id_a < id_b, each pair once. `capped`: one row
+    (table, key, size) per bucket with more than max_bucket members, whose pairs were not
+    enumerated (only identical fingerprints in it were linked)."""
+
+    pairs: object
+    capped: object
+
+    def capped_buckets(self) -> int:
+        """How many buckets were capped (a Spark job)."""
+        return self.capped.count()
+
+
+def _tables_df(spark, layout: Layout):
+    """One row per table: its index and the (rshift, mask, lshift) of each run of its key,
+    padded with runs that contribute nothing (mask 0)."""
+    width = layout.max_runs
+    rows = []
+    for t, triples in enumerate(layout.runs):
+        padded = list(triples) + [(0, 0, 0)] * (width - len(triples))
+        row = [t]
+        for rshift, mask, lshift in padded:
+            row += [rshift, mask - (1 << 64) if mask >= 1 << 63 else mask, lshift]
+        rows.append(tuple(row))
+    cols = ["table int"] + [f"r{j} int, m{j} long, l{j} int" for j in range(width)]
+    return spark.createDataFrame(rows, ", ".join(cols))
+
+
+def _key_expr(layout: Layout, fp: str = "simhash") -> str:
+    """Spark SQL for a table's key from the columns of `_tables_df` (same bits as Layout.keys)."""
+    terms = [f"shiftleft(shiftrightunsigned({fp}, r{j}) & m{j}, l{j})"
+             for j in range(layout.max_runs)]
+    return " | ".join(terms)
+
+
+def table_keys_df(docs_df, layout: Layout):
+    """(id, simhash, table, key): one row per document and table."""
+    from pyspark.sql import functions as F
+
+    spark = docs_df.sparkSession
+    tables = F.broadcast(_tables_df(spark, layout))
+    return (docs_df.select("id", F.col("simhash").cast("long").alias("simhash"))
+            .crossJoin(tables)
+            .select("id", "simhash", "table", F.expr(_key_expr(layout)).alias("key")))
+
+
+def candidate_pairs_df(docs_df, layout: Layout, k: int, max_bucket: int = 1000) -> CandidatePairs:
+    """Pairs of documents within Hamming distance `k`, through the tables of `layout`.
+
+    `docs_df` has `id` (string, unique) and `simhash` (long). Rows with a null simhash are
+    ignored. A bucket (documents sharing a table's key) with at most `max_bucket` members gives
+    every pair in it, verified by `bit_count(a ^ b) <= k`; pairs found in several tables come
+    out once. A larger bucket (boilerplate: many pages with one fingerprint) is not enumerated:
+    its members with identical fingerprints are linked to the smallest id having that
+    fingerprint (distance 0, a star), other pairs in it are skipped (they still come out of
+    any table where they share a bucket that is not capped).
+
+    Returns `CandidatePairs`. The pairs query reads `docs_df` once (its (document, table) rows
+    are shuffled once, by (table, key), and shared by both join sides and the capped side);
+    `capped` is a query of its own that reads `docs_df` again: persist `docs_df` when it is
+    expensive and both are wanted.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if layout.k < k:
+        raise ValueError(f"a layout for k={layout.k} cannot guarantee pairs within {k}")
+    docs = docs_df.where(F.col("simhash").isNotNull() & F.col("id").isNotNull())
+    # the explicit not-null filters (always true) make every use of `keyed` the same plan as
+    # the join sides (which get them inferred), so all share one shuffle of (document, table) rows
+    keyed = table_keys_df(docs, layout).where(
+        F.col("table").isNotNull() & F.col("key").isNotNull()).withColumn(
+        "size", F.count(F.lit(1)).over(Window.partitionBy("table", "key")))
+
+    small = keyed.where(F.col("size") <= max_bucket)
+    a = small.select("table", "key", F.col("id").alias("id_a"), F.col("simhash").alias("h_a"))
+    b = small.select("table", "key", F.col("id").alias("id_b"), F.col("simhash").alias("h_b"))
+    joined = a.join(b, ["table", "key"]).where(F.col("id_a") < F.col("id_b"))
+    distance = F.expr("bit_count(h_a ^ h_b)").cast("int").alias("distance")
+    pairs = joined.select("id_a", "id_b", distance).where(F.col("distance") <= k)
+
+    big = keyed.where(F.col("size") > max_bucket)
+    capped = big.select("table", "key", "size").distinct()
+    members = big.select("id", "simhash").distinct()  # a document may sit in several capped buckets
+    stars = (members.withColumn("root", F.min("id").over(Window.partitionBy("simhash")))
+             .where(F.col("id") != F.col("root"))
+             .select(F.col("root").alias("id_a"), F.col("id").alias("id_b"),
+                     F.lit(0).cast("int").alias("distance")))
+    return CandidatePairs(pairs.unionByName(stars).distinct(), capped)
+
+
+# --- connected components --------------------------------------------------------------------
+
+def _star_round(edges):
+    """One large-star step then one small-star step. `edges`: (src, dst), src > dst (repeats
+    allowed). Returns the new edges, deduplicated, with a `changed` flag: false on every row
+    means neither step changed the edge set, which happens once it is a star forest whose
+    centres are their components' smallest ids (and, rounds being deterministic, only then).
+
+    Large-star: every node u links each strictly larger neighbour to m(u), the smallest of u
+    and its neighbours (one output row per input edge; changed where m(u) != u).
+    Small-star: every node u links itself and its smaller neighbours to the smallest of them
+    (changed where u has more than one smaller neighbour, or a large-star change landed on u).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    both = edges.select(F.col("src").alias("u"), F.col("dst").alias("v")).unionByName(
+        edges.select(F.col("dst").alias("u"), F.col("src").alias("v")))
+    m = F.least(F.col("u"), F.min("v").over(Window.partitionBy("u")))
+    large = (both.withColumn("m", m).where(F.col("v") > F.col("u"))
+             .select(F.col("v").alias("src"), F.col("m").alias("dst"),
+                     (F.col("m") != F.col("u")).alias("changed")))
+    # small-star over the large-star output, which may repeat an edge: min != max counts
+    # distinct smaller neighbours correctly
+    w = Window.partitionBy("src")
+    several = F.min("dst").over(w) != F.max("dst").over(w)
+    small = large.select("src", "dst", F.min("dst").over(w).alias("m"),
+                         (several | F.max("changed").over(w)).alias("changed"))
+    out = small.select(
+        F.explode(F.array(F.struct(F.col("src").alias("s"), F.col("m").alias("d")),
+                          F.struct(F.col("dst").alias("s"), F.col("m").alias("d")))).alias("e"),
+        "changed")
+    return (out.select(F.col("e.s").alias("src"), F.col("e.d").alias("dst"), "changed")
+            .where(F.col("src") != F.col("dst"))
+            .groupBy("src", "dst").agg(F.max("changed").alias("changed")))
+
+
+def connected_components(edges_df, spark=None, checkpoint_dir: str | None = None,
+                         max_iter: int = 50, checkpoint_every: int = 1):
+    """(id, component) for every id in an edge of `edges_df` (src, dst: string ids; the graph
+    is undirected; null ends are ignored, self-loops give singleton components); component is
+    the smallest id of the id's connected component.
+
+    Rounds of large-star then small-star until a round changes nothing (each round counts the
+    edges it may have changed: a Spark count, nothing collected); O(log^2 n) rounds in theory,
+    about log2 of the longest path in practice (9 for a 200-node path). The input is
+    materialised once, then every `checkpoint_every` rounds (default: every round) the lineage
+    is cut with `checkpoint()` under `checkpoint_dir` when given (reliable: survives losing an
+    executor), else `localCheckpoint()` (faster; a lost executor fails the job); rounds in
+    between are persisted. Raises RuntimeError when `max_iter` rounds do not converge.
+    Deterministic: the result depends only on the edge set.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark = spark or edges_df.sparkSession
+    if checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(checkpoint_dir)
+    ends = edges_df.select(F.col("src").cast("string").alias("src"),
+                           F.col("dst").cast("string").alias("dst"))
+    # the input is read once (it may be an expensive query, e.g. the pair search)
+    ends = ends.checkpoint(eager=True) if checkpoint_dir else ends.localCheckpoint(eager=True)
+    nodes = (ends.select(F.col("src").alias("id"))
+             .unionByName(ends.select(F.col("dst").alias("id")))
+             .where(F.col("id").isNotNull()).distinct())
+    edges = (ends.where(F.col("src").isNotNull() & F.col("dst").isNotNull()
+                        & (F.col("src") != F.col("dst")))
+             .select(F.greatest("src", "dst").alias("src"), F.least("src", "dst").alias("dst")))
+
+    held = []  # the previous round's output, released once the next one is materialised
+    converged = False
+    for rnd in range(1, max_iter + 1):
+        nxt = _star_round(edges.select("src", "dst"))
+        cached = []
+        if rnd % checkpoint_every == 0:
+            # eager: the reliable checkpoint's write recomputes only the last stage (the
+            # shuffle files are reused), and its partitions stay coalesced by AQE, which a
+            # persisted plan's are not (spark.sql.optimizer.canChangeCachedPlanOutputPartitioning)
+            nxt = nxt.checkpoint(eager=True) if checkpoint_dir else nxt.localCheckpoint(eager=True)
+        else:
+            nxt = nxt.persist(StorageLevel.MEMORY_AND_DISK)
+            cached = [nxt]
+        changed = nxt.where(F.col("changed")).count()
+        for old in held:
+            old.unpersist()
+        held[:] = cached
+        edges = nxt
+        if changed == 0:
+            converged = True
+            break
+    if not converged:
+        edges.unpersist()
+        raise RuntimeError(f"connected components did not converge in {max_iter} rounds")
+    # a star forest now: every edge is (leaf, root), the root the smallest id of its component
+    parents = edges.select(F.col("src").alias("id"), F.col("dst").alias("component"))
+    return (nodes.join(parents, "id", "left")
+            .select("id", F.coalesce("component", "id").alias("component")))

@@ -1,0 +1,91 @@
+"""SimHash fingerprints and the dedup stage: exact and near duplicates, one kept per group."""
+
+import random
+
+import pytest
+
+from corpus.config import load_config
+from corpus.dedup.fingerprint import Fingerprinter, exact_key
+from corpus.dedup.simhash import simhash, token_hashes
+from corpus.quality.clean import CLEAN_DOC_SCHEMA
+from tests.conftest import SHARED
+
+
+def hamming(a, b):
+    return bin(a ^ b).count("1")
+
+
+def novel_chapters(n=6):
+    path = SHARED / "books" / "zh_classical_novels" / "hongloumeng.txt"
+    if not path.exists():
+        pytest.skip("shared data not found")
+    text = path.read_text(encoding="utf-8")
+    return [text[i * 3000:(i + 1) * 3000] for i in range(10, 10 + n)]
+
+
+def edit(text, rate, seed):
+    rng = random.Random(seed)
+    chars = list(text)
+    for _ in range(int(len(chars) * rate)):
+        chars[rng.randrange(len(chars))] = rng.choice("的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要")
+    return "".join(chars)
+
+
+def test_tokens_and_fingerprints():
+    t = token_hashes("Ab cd ab 中文 cd 文")
+    assert len(t) == 7 and t[0] == t[2] and t[1] == t[5] and t[4] == t[6] and t[3] != t[4]
+    doc = novel_chapters(1)[0]
+    assert hamming(simhash(doc), simhash(edit(doc, 0.005, 1))) <= 3
+    assert hamming(simhash(doc), simhash(novel_chapters(2)[1])) > 10
+    assert simhash("短文本", min_features=16) is None
+    fp = Fingerprinter({"t2s": True})
+    assert fp("繁體中文的網頁內容，記錄了這個城市的歷史與變遷。" * 5) == fp("繁体中文的网页内容，记录了这个城市的历史与变迁。" * 5)
+    assert exact_key("A b\nc") == exact_key("a B c")
+
+
+def rows_for(texts_scores):
+    rows = []
+    for i, (text, score) in enumerate(texts_scores):
+        rows.append({"id": f"d{i:02d}", "source": "web", "url": None, "locator": f"x@{i}",
+                     "fetch_time": None, "lang": "zh", "lang_score": 1.0, "title": None,
+                     "text": text, "meta": {}, "signals": {}, "quality_score": score})
+    return rows
+
+
+def test_dedup_keeps_one_per_group_by_the_rule(spark):
+    from corpus.dedup.stage import dedup_outcomes_df
+    from corpus.spark import spark_schema
+
+    a, b, c, d = novel_chapters(4)
+    docs = [(a, 0.5), (a, 0.9), (a.replace("\n", " \n"), 0.6),     # exact copies: d01 wins on score
+            (b, 0.7), (edit(b, 0.001, 2), 0.7), (edit(b, 0.001, 3) + "多一些字", 0.7),  # near: longest wins
+            (c, 0.8), (c + "", 0.8),                                  # exact, tie: smallest id d06
+            (d, None), ("很短", 0.9), ("很短", 0.1)]
+    df = spark.createDataFrame(rows_for(docs), schema=spark_schema(CLEAN_DOC_SCHEMA))
+    outcomes, report = dedup_outcomes_df(spark, df, len(docs), load_config()["dedup"])
+    got = {r["id"]: (r["reason"], r["detail"], r["cluster_id"]) for r in outcomes.collect()}
+    assert len(got) == len(docs)
+    assert got["d01"] == (None, None, "d01")
+    assert got["d00"] == ("exact_duplicate", "d01", "d01") and got["d02"][:2] == ("exact_duplicate", "d01")
+    assert got["d05"][0] is None
+    assert got["d03"] == ("near_duplicate", "d05", "d05") and got["d04"][:2] == ("near_duplicate", "d05")
+    assert got["d06"][0] is None and got["d07"] == ("exact_duplicate", "d06", "d06")
+    assert got["d08"] == (None, None, "d08")
+    assert got["d09"][0] is None and got["d10"] == ("exact_duplicate", "d09", "d09")
+    assert report["pairs_within_k"] >= 3 and report["cluster_size_histogram"][3] >= 2
+    assert report["largest_clusters"][0]["size"] == 3
+
+
+def test_exact_dedup_by_url(spark):
+    from corpus.dedup.stage import dedup_outcomes_df
+    from corpus.spark import spark_schema
+
+    a, b, c, d = novel_chapters(4)
+    rows = rows_for([(a, 0.9), (b, 0.8), (b, 0.9), (c, 0.5), (d, 0.4)])
+    rows[0]["url"] = rows[4]["url"] = "http://x/1"  # d00 and d04 share a URL
+    rows[1]["url"] = "http://x/2"                  # d01 = d02 by text
+    df = spark.createDataFrame(rows, schema=spark_schema(CLEAN_DOC_SCHEMA))
+    cfg = load_config(overrides=["dedup.exact.by_url=true"])["dedup"]
+    got = {r["id"]: (r["reason"], r["detail"]) for r in dedup_outcomes_df(spark, df, 5, cfg)[0].collect()}
+    assert got == {"d00": (None, None), "d01": ("exact_duplicate", "d02"), "d02": (None, None),
+                   "d03": (None, None), "d04": ("exact_duplicate", "d00")}
