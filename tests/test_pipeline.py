@@ -108,10 +108,11 @@ def test_rerun_skips_committed_stage_and_force_redoes_it(spark, sample_run, tmp_
     shutil.copytree(sample_run, run)
     stamp = lambda: json.loads((run / "manifest.json").read_text())["stages"]["ingest"]["committed_at"]  # noqa: E731
     first = stamp()
-    pipeline.run_pipeline(str(run), INPUTS, load_config())
+    pipeline.run_pipeline(str(run), INPUTS, load_config(), stages=["ingest"])
     assert stamp() == first
-    pipeline.run_pipeline(str(run), INPUTS, load_config(), force=True)
+    pipeline.run_pipeline(str(run), INPUTS, load_config(), stages=["ingest"], force=True)
     assert stamp() != first
+    assert not RunDir(str(run)).committed("clean")  # stale once ingest was redone
 
 
 def test_a_stage_that_dies_leaves_nothing_finished(spark, sample_run, tmp_path, monkeypatch):
@@ -125,12 +126,12 @@ def test_a_stage_that_dies_leaves_nothing_finished(spark, sample_run, tmp_path, 
             for _ in batches:
                 raise RuntimeError("executor died")
             yield from ()
-        outcomes, docs_in = real(ctx)
-        return outcomes.mapInArrow(boom, spark_schema(OUTCOME_SCHEMA)), docs_in
+        outcomes, docs_in, report = real(ctx)
+        return outcomes.mapInArrow(boom, spark_schema(OUTCOME_SCHEMA)), docs_in, report
 
     monkeypatch.setitem(pipeline.STAGES, "ingest", dying)
     with pytest.raises(Exception, match="executor died"):
-        pipeline.run_pipeline(str(run), INPUTS, load_config(), force=True)
+        pipeline.run_pipeline(str(run), INPUTS, load_config(), stages=["ingest"], force=True)
     for stage in ("ingest", "clean", "dedup"):  # the rerun of ingest made later stages stale
         assert not RunDir(str(run)).committed(stage)
         assert not (run / stage).exists() and not (run / "dropped" / stage).exists()
@@ -146,7 +147,8 @@ def test_corrupt_and_empty_files_do_not_fail_the_job(spark, tmp_path):
     (d / "flip.warc.gz").write_bytes(bytes(flipped))
     (d / "empty.warc.gz").write_bytes(b"")
     (d / "zero.warc.gz").write_bytes(gzip.compress(b""))
-    funnel = pipeline.run_pipeline(str(tmp_path / "run"), [f"warc:{d}"], load_config())
+    funnel = pipeline.run_pipeline(str(tmp_path / "run"), [f"warc:{d}"], load_config(),
+                                   stages=["ingest"])
     reasons = {x["reason"]: x["docs"] for x in funnel[0]["dropped"]}
     assert reasons["empty_file"] == 2 and reasons["unreadable"] >= 1
     assert funnel[0]["kept_docs"] >= 10
