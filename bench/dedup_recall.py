@@ -1,0 +1,416 @@
+"""Recall and false positives of the SimHash Hamming criterion on planted near duplicates of
+real documents, and the permuted-table search checked against brute force.
+
+    python bench/dedup_recall.py [--docs 20000] [--copies 800] [--ks 3 4 6] [--seed S]
+                                 [--shared DIR] [--skip-spark] [--json]
+
+Documents: the real documents of ../shared/data as the ingest readers cut them (books, news,
+forums, ChineseWebText, WARC pages; exact duplicate texts once), a book chapter or page longer
+than 3,000 characters cut into runs of consecutive paragraphs of 1,000-3,000 characters; those
+that get a fingerprint (Fingerprinter with the configured min_features) are the base pool, and
+a seeded sample of --docs of them (at least 20,000) is the corpus.
+
+Planted: for --copies distinct base documents per kind (each base document gets at most one
+copy), a near duplicate added to the corpus:
+
+    edit1 / edit3 / edit5   random character edits (substitute, delete, insert) at 1%, 3%, 5%
+                            of the characters
+    boilerplate             1-3 boilerplate lines (上一篇/版权所有/Share this...) inserted at the
+                            start, the end or a random line
+    reorder                 paragraphs shuffled (sentences when under 3 paragraphs)
+    s2t                     the whole text converted simplified -> traditional (OpenCC s2t;
+                            Chinese documents whose text it changes); fingerprinted as the stage
+                            does (t2s first) and, for comparison, without t2s
+
+Fingerprints: corpus.dedup.fingerprint.Fingerprinter(load_config()["dedup"]["simhash"]), the
+stage's function. For each k: every pair within Hamming distance k through the permuted tables
+(corpus.dedup.tables.verified_pairs with choose_layout(k, n)) must equal brute force over all
+n(n-1)/2 pairs (brute_force_pairs), asserted; with Spark (unless --skip-spark) the stage's
+candidate_pairs_df is checked against brute force too. Then, per k:
+
+    recall      share of the planted pairs of each kind within distance k
+    unplanted   pairs within k that are not (base, its copy), split by the Jaccard similarity
+                of the two documents' feature sets (the simhash shingles, after t2s): >= 0.8
+                (near duplicates that are in the source data already), 0.5-0.8, < 0.5 (false
+                positives of the criterion)
+
+and the distance distribution of the planted pairs of each kind.
+
+Results: see the report handed back with the script (figures are printed by it).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse
+import collections
+import importlib.util
+import json
+import random
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+
+def _bench_dedup():
+    """bench/dedup.py (shared data readers and the planting functions)."""
+    spec = importlib.util.spec_from_file_location("bench_dedup", os.path.join(HERE, "dedup.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+B = _bench_dedup()
+KINDS = ["edit1", "edit3", "edit5", "boilerplate", "reorder", "s2t"]
+EDIT_RATES = {"edit1": 0.01, "edit3": 0.03, "edit5": 0.05}
+LENGTH_BUCKETS = [(0, 200, "<200"), (200, 1000, "200-1k"), (1000, 10 ** 9, ">=1k")]
+
+
+def base_documents(shared: str) -> list[dict]:
+    """Real documents, long ones cut into runs of paragraphs of 1,000-3,000 characters."""
+    out = []
+    for group, rows in sorted(B.shared_documents(shared).items()):
+        for row in rows:
+            text = row["text"]
+            if len(text) <= 3000:
+                out.append(dict(row))
+                continue
+            run = []
+            for unit in B.split_units(text, max_chars=1500):
+                run.append(unit)
+                if sum(map(len, run)) >= 1000:
+                    out.append({**row, "text": "\n".join(run)})
+                    run = []
+            if run and sum(map(len, run)) >= 200:
+                out.append({**row, "text": "\n".join(run)})
+    return out
+
+
+def features(text: str, t2s, shingle: int):
+    import numpy as np
+
+    from corpus.dedup.simhash import shingle_hashes, token_hashes
+
+    return np.unique(shingle_hashes(token_hashes(t2s.convert(text) if t2s else text), shingle))
+
+
+def jaccard(a, b) -> float:
+    import numpy as np
+
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - inter
+    return inter / union if union else 1.0
+
+
+def build_corpus(args, cfg):
+    """(docs, planted): docs = [{"text", "source", "lang", "kind", "base"}], planted = {copy
+    index: (base index, kind)}; every doc has a fingerprint."""
+    import opencc
+
+    from corpus.dedup.fingerprint import Fingerprinter, exact_key
+
+    fp = Fingerprinter(cfg)
+    rng = random.Random(args.seed)
+    pool, seen = [], set()
+    for d in base_documents(args.shared):
+        key = exact_key(d["text"])
+        if key in seen:
+            continue
+        seen.add(key)
+        h = fp(d["text"])
+        if h is not None:
+            pool.append({**d, "fp": h})
+    if len(pool) < args.docs:
+        print(f"warning: only {len(pool):,} real documents with a fingerprint (asked {args.docs:,})",
+              file=sys.stderr)
+    docs = rng.sample(pool, min(args.docs, len(pool)))
+    for d in docs:
+        d["kind"], d["base"] = "base", None
+    s2t = opencc.OpenCC("s2t")
+    order = list(range(len(docs)))
+    rng.shuffle(order)
+    used, planted = set(), {}
+    n_base = len(docs)
+    for kind in KINDS:
+        made = 0
+        for i in order:
+            if made >= args.copies:
+                break
+            if i in used:
+                continue
+            base = docs[i]
+            if kind == "s2t" and base["lang"] != "zh":
+                continue
+            if kind in EDIT_RATES:
+                text = B.near_copy(base["text"], base["lang"], "edit", rng, rate=EDIT_RATES[kind])
+            else:
+                text = B.near_copy(base["text"], base["lang"], kind, rng, s2t)
+            if exact_key(text) == exact_key(base["text"]):
+                continue  # reorder of one sentence, s2t of text without convertible characters
+            h = fp(text)
+            if h is None:
+                continue
+            used.add(i)
+            docs.append({"text": text, "source": base["source"], "lang": base["lang"], "kind": kind,
+                         "base": i, "fp": h, "group": base["group"]})
+            planted[len(docs) - 1] = (i, kind)
+            made += 1
+    return docs, planted, n_base, len(pool)
+
+
+def spark_check(docs, fps_signed, ks, brute_by_k, cfg):
+    """candidate_pairs_df (the stage's Spark search) against brute force, per k."""
+    import numpy as np
+
+    from corpus.config import load_config
+    from corpus.dedup.spark_dedup import candidate_pairs_df
+    from corpus.dedup.tables import choose_layout
+    from corpus.spark import get_session
+
+    spark_cfg = dict(load_config()["spark"])
+    spark_cfg["conf"] = {**(spark_cfg.get("conf") or {}), "spark.sql.shuffle.partitions": "8"}
+    spark = get_session(spark_cfg, "local[2]")
+    ids = [f"{i:08d}" for i in range(len(docs))]  # ordered like the indices
+    df = spark.createDataFrame(list(zip(ids, [int(x) for x in fps_signed])), "id string, simhash long")
+    df = df.repartition(4).cache()
+    out = {}
+    for k in ks:
+        layout = choose_layout(k, len(docs))
+        t0 = time.perf_counter()
+        found = candidate_pairs_df(df, layout, k, int(cfg["max_bucket"]))
+        rows = found.pairs.collect()  # the benchmark compares them here; the stage never collects
+        capped = found.capped_buckets()
+        got = np.array(sorted((int(r.id_a), int(r.id_b), int(r.distance)) for r in rows),
+                       dtype=np.int64).reshape(-1, 3)
+        same = np.array_equal(got, brute_by_k[k])
+        assert same or capped, f"k={k}: Spark pairs differ from brute force"
+        out[k] = {"pairs": len(rows), "identical_to_brute_force": bool(same), "capped_buckets": capped,
+                  "seconds": time.perf_counter() - t0, "layout": layout.describe()}
+    spark.stop()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=20_000)
+    ap.add_argument("--copies", type=int, default=800, help="planted copies per kind")
+    ap.add_argument("--ks", type=int, nargs="+", default=[3, 4, 6])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--shared", default=B.SHARED)
+    ap.add_argument("--scan-k", type=int, default=12,
+                    help="also count unplanted pairs at every distance up to this")
+    ap.add_argument("--skip-spark", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    import numpy as np
+    import opencc
+
+    from corpus.config import load_config
+    from corpus.dedup.fingerprint import Fingerprinter
+    from corpus.dedup.tables import brute_force_pairs, choose_layout, hamming, to_signed, verified_pairs
+
+    cfg = load_config()["dedup"]["simhash"]
+    t0 = time.perf_counter()
+    docs, planted, n_base, pool_size = build_corpus(args, cfg)
+    n = len(docs)
+    fps = np.array([d["fp"] for d in docs], dtype=np.uint64)
+    out = {"base_docs": n_base, "real_docs_with_fingerprint": pool_size, "docs": n,
+           "planted": dict(collections.Counter(k for _, k in planted.values())),
+           "by_source": dict(collections.Counter(f"{d['source']}/{d['lang']}" for d in docs[:n_base])),
+           "chars": sum(len(d["text"]) for d in docs), "config": dict(cfg), "build_s": time.perf_counter() - t0}
+
+    # --- tables vs brute force
+    kmax = max(args.ks)
+    t0 = time.perf_counter()
+    brute_all = brute_force_pairs(fps, kmax)
+    out["brute_force_s"] = time.perf_counter() - t0
+    brute_by_k, checks = {}, {}
+    for k in args.ks:
+        brute = brute_all[brute_all[:, 2] <= k]
+        brute_by_k[k] = brute
+        layout = choose_layout(k, n)
+        t0 = time.perf_counter()
+        tab = verified_pairs(fps, k, layout)
+        secs = time.perf_counter() - t0
+        assert np.array_equal(tab, brute), f"k={k}: table pairs differ from brute force"
+        checks[k] = {"layout": layout.describe(), "pairs": int(len(tab)), "identical_to_brute_force": True,
+                     "tables_s": secs}
+    out["tables_vs_brute_force"] = checks
+    import math
+
+    out["cost_by_k"] = {k: {"tables_at_1M": choose_layout(k, 10 ** 6).n_tables,
+                            "tables_at_100M": choose_layout(k, 10 ** 8).n_tables,
+                            "random_pair_within_k": sum(math.comb(64, i) for i in range(k + 1)) / 2.0 ** 64}
+                        for k in args.ks}
+    if not args.skip_spark:
+        out["spark_vs_brute_force"] = spark_check(docs, to_signed(fps), args.ks, brute_by_k, cfg)
+
+    # --- planted pairs
+    copies = np.array(sorted(planted), dtype=np.int64)
+    bases = np.array([planted[c][0] for c in copies], dtype=np.int64)
+    kinds = np.array([planted[c][1] for c in copies])
+    dist = hamming(fps[bases], fps[copies])
+    lengths = np.array([len(docs[b]["text"]) for b in bases])
+    # s2t without t2s, for comparison
+    no_t2s = Fingerprinter({**cfg, "t2s": False})
+    s2t_mask = kinds == "s2t"
+    dist_no_t2s = np.array([bin((no_t2s(docs[b]["text"]) or 0) ^ (no_t2s(docs[c]["text"]) or 0)).count("1")
+                            for b, c in zip(bases[s2t_mask], copies[s2t_mask])])
+
+    kinds_present = [k for k in KINDS if (kinds == k).any()]
+
+    def share(mask, k):
+        return float(np.mean(dist[mask] <= k)) if mask.any() else None
+
+    recall, recall_by_length = {}, {}
+    for k in args.ks:
+        row = {kind: share(kinds == kind, k) for kind in kinds_present}
+        row["s2t without t2s"] = float(np.mean(dist_no_t2s <= k)) if dist_no_t2s.size else None
+        row["all planted"] = float(np.mean(dist <= k))
+        recall[k] = row
+        for lo, hi, name in LENGTH_BUCKETS:
+            m = (lengths >= lo) & (lengths < hi)
+            r = {kind: share(m & (kinds == kind), k) for kind in kinds_present}
+            r["all planted"] = share(m, k)
+            r["n"] = int(m.sum())
+            recall_by_length.setdefault(name, {})[k] = r
+    out["recall"] = recall
+    out["recall_by_base_length"] = recall_by_length
+    hist = {}
+    for kind in kinds_present + ["s2t without t2s"]:
+        d = dist_no_t2s if kind == "s2t without t2s" else dist[kinds == kind]
+        if d.size == 0:
+            continue
+        counts = collections.Counter(int(x) for x in d)
+        hist[kind] = {"n": int(d.size), "median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
+                      "max": int(d.max()),
+                      "hist": {**{str(i): counts.get(i, 0) for i in range(0, 11)},
+                               "11-15": sum(v for x, v in counts.items() if 11 <= x <= 15),
+                               ">15": sum(v for x, v in counts.items() if x > 15)}}
+    out["planted_distance"] = hist
+    t2s = opencc.OpenCC("t2s") if cfg.get("t2s", True) else None
+    shingle = int(cfg["shingle"])
+    feats = {}
+
+    def feat(i):
+        if i not in feats:
+            feats[i] = features(docs[i]["text"], t2s, shingle)
+        return feats[i]
+
+    jac_planted = np.array([jaccard(feat(int(b)), feat(int(c))) for b, c in zip(bases, copies)])
+    for kind in kinds_present:
+        hist[kind]["median_jaccard"] = float(np.median(jac_planted[kinds == kind]))
+
+    # --- unplanted pairs within k
+    planted_codes = set((np.minimum(bases, copies) * n + np.maximum(bases, copies)).tolist())
+
+    unplanted = {}
+    examples = []
+    all_pairs = n * (n - 1) // 2
+    for k in args.ks:
+        pairs = brute_by_k[k]
+        codes = pairs[:, 0] * n + pairs[:, 1]
+        keep = ~np.isin(codes, list(planted_codes))
+        other = pairs[keep]
+        buckets = collections.Counter()
+        short = 0
+        for i, j, d in other:
+            jac = jaccard(feat(int(i)), feat(int(j)))
+            b = ">=0.8" if jac >= 0.8 else "0.5-0.8" if jac >= 0.5 else "<0.5"
+            buckets[b] += 1
+            if min(len(docs[i]["text"]), len(docs[j]["text"])) < 200:
+                short += 1
+            if b == "<0.5" and k == max(args.ks) and len(examples) < 6:
+                examples.append({"distance": int(d), "jaccard": round(jac, 3),
+                                 "a": docs[i]["text"][:80], "b": docs[j]["text"][:80]})
+        unplanted[k] = {"pairs": int(len(other)), "jaccard>=0.8": buckets[">=0.8"],
+                        "jaccard 0.5-0.8": buckets["0.5-0.8"], "jaccard<0.5 (false positives)": buckets["<0.5"],
+                        "false positive rate per pair": buckets["<0.5"] / all_pairs,
+                        "with a document under 200 chars": short}
+    out["unplanted"] = unplanted
+    scan = brute_force_pairs(fps, args.scan_k) if args.scan_k > kmax else brute_all
+    scan = scan[~np.isin(scan[:, 0] * n + scan[:, 1], list(planted_codes))]
+    by_d = {}
+    for i, j, d in scan:
+        jac = jaccard(feat(int(i)), feat(int(j)))
+        row = by_d.setdefault(int(d), {"pairs": 0, "jaccard<0.5": 0, "jaccard<0.5, both >=200 chars": 0})
+        row["pairs"] += 1
+        if jac < 0.5:
+            row["jaccard<0.5"] += 1
+            if min(len(docs[i]["text"]), len(docs[j]["text"])) >= 200:
+                row["jaccard<0.5, both >=200 chars"] += 1
+    out["unplanted_by_distance"] = {d: by_d.get(d, {"pairs": 0, "jaccard<0.5": 0, "jaccard<0.5, both >=200 chars": 0})
+                                    for d in range(max(args.scan_k, kmax) + 1)}
+    out["false_positive_examples"] = examples
+    out["all_pairs"] = all_pairs
+
+    if args.json:
+        print(json.dumps(out, indent=1, ensure_ascii=False, default=str))
+        return
+    print(f"corpus: {n_base:,} real documents (sampled from {pool_size:,} with a fingerprint) + "
+          f"{len(planted):,} planted copies = {n:,} documents, {out['chars']:,} chars; built in {out['build_s']:.0f} s")
+    print(f"  base by source/lang: {out['by_source']}")
+    print(f"  planted per kind: {out['planted']}")
+    print(f"  fingerprints: Fingerprinter(shingle={cfg['shingle']}, min_features={cfg['min_features']}, t2s={cfg.get('t2s', True)})")
+    print(f"\ntable search vs brute force ({all_pairs:,} pairs compared by brute force in {out['brute_force_s']:.1f} s):")
+    for k, c in checks.items():
+        sp = out.get("spark_vs_brute_force", {}).get(k)
+        sps = (f"; Spark candidate_pairs_df: {sp['pairs']:,} pairs, identical={sp['identical_to_brute_force']}, "
+               f"capped buckets {sp['capped_buckets']}, {sp['seconds']:.1f} s") if sp else ""
+        print(f"  {c['layout']}: {c['pairs']:,} pairs, identical to brute force (100% recall and "
+              f"precision) in {c['tables_s']:.2f} s{sps}")
+    def fmt(v):
+        return f"{v:8.1%}" if v is not None else f"{'-':>8s}"
+
+    cols = kinds_present + ["s2t without t2s", "all planted"]
+    names = [b[2] for b in LENGTH_BUCKETS]
+    print("\nrecall of the Hamming criterion on planted pairs (share within distance k), all lengths "
+          "and by the base document's length in characters:")
+    print("  " + f"{'':20s}" + "".join(f"{'all lengths':^26s}") + "".join(f"{'base ' + b:^26s}" for b in names))
+    print("  " + f"{'kind':20s}" + "".join(f"{'k=' + str(k):>8s}" for _ in range(1 + len(names)) for k in args.ks)
+          + "  ")
+    for c in cols:
+        vals = [fmt(recall[k][c]) for k in args.ks]
+        for b in names:
+            vals += [fmt(recall_by_length[b][k].get(c)) for k in args.ks]
+        print("  " + f"{c:20s}" + "".join(vals))
+    print("  " + f"{'planted pairs (n)':20s}" + f"{len(copies):>24,d}" + "".join(
+        f"{recall_by_length[b][args.ks[0]]['n']:>24,d}" for b in names))
+    print("\ndistance distribution of planted pairs (J: median Jaccard of the feature sets):")
+    heads = [str(i) for i in range(11)] + ["11-15", ">15"]
+    print("  " + f"{'kind':16s}{'n':>5s}{'J':>6s}{'med':>5s}{'p90':>5s}" + "".join(f"{h:>6s}" for h in heads))
+    for kind, h in hist.items():
+        j = f"{h['median_jaccard']:6.2f}" if "median_jaccard" in h else f"{'-':>6s}"
+        print("  " + f"{kind:16s}{h['n']:5d}{j}{h['median']:5.0f}{h['p90']:5.0f}" + "".join(f"{h['hist'][x]:6d}" for x in heads))
+    print(f"\nunplanted pairs within k (of {all_pairs:,} pairs), by Jaccard similarity of the feature sets:")
+    print(f"  {'k':>3s} {'pairs':>7s} {'J>=0.8':>7s} {'J 0.5-0.8':>10s} {'J<0.5 (FP)':>11s} {'FP rate/pair':>13s} {'with doc<200ch':>15s}")
+    for k, u in unplanted.items():
+        print(f"  {k:3d} {u['pairs']:7d} {u['jaccard>=0.8']:7d} {u['jaccard 0.5-0.8']:10d} "
+              f"{u['jaccard<0.5 (false positives)']:11d} {u['false positive rate per pair']:13.2e} "
+              f"{u['with a document under 200 chars']:15d}")
+    print(f"\nunplanted pairs by exact distance (up to {max(args.scan_k, kmax)}): pairs / Jaccard<0.5 / "
+          "Jaccard<0.5 with both documents >= 200 chars")
+    print("  " + "  ".join(f"d={d}: {r['pairs']}/{r['jaccard<0.5']}/{r['jaccard<0.5, both >=200 chars']}"
+                           for d, r in out["unplanted_by_distance"].items()))
+    print("\ncost of k: (document, table) rows per document = tables (choose_layout), and the chance "
+          "that two unrelated (uniformly random) fingerprints are within k:")
+    for k, c in out["cost_by_k"].items():
+        print(f"  k={k}: {c['tables_at_1M']} tables at 1M documents, {c['tables_at_100M']} at 100M; "
+              f"P(random pair within k) = {c['random_pair_within_k']:.1e} "
+              f"(x 5e15 pairs of 100M documents = {c['random_pair_within_k'] * 5e15:,.0f})")
+    if examples:
+        print(f"\nfalse-positive examples at k={max(args.ks)}:")
+        for e in examples:
+            print(f"  d={e['distance']} J={e['jaccard']}: {e['a']!r}\n        vs {e['b']!r}")
+
+
+if __name__ == "__main__":
+    main()
