@@ -1149,59 +1149,53 @@ class DupParagraphs(Rule):
 UNITS = ("words", "cjk")
 
 
-class TopNgrams(Rule):
+class _NgramFractions(Rule):
+    """Shared by the Gopher n-gram rules: one signal `<kind>_<n>gram_char_frac` per n, judged
+    against `max_frac[n]`. Documents with fewer than `min_units` units are not judged (the
+    signals are still kept): on a dozen characters one repeated pair is already a large share."""
+
+    kind: ClassVar[str]
+
+    def signals(self, doc):
+        ng = doc.ngrams(self.unit)
+        measure = ng.top_char_frac if self.kind == "top" else ng.dup_char_frac
+        out = {f"{self.kind}_{n}gram_char_frac": measure(n) for n in self.max_frac}
+        out[f"{self.unit}_units"] = float(ng.n_units)
+        return out
+
+    def check(self, s):
+        if s[f"{self.unit}_units"] < self.min_units:
+            return None
+        for n, limit in self.max_frac.items():
+            detail = _above(s, f"{self.kind}_{n}gram_char_frac", limit)
+            if detail:
+                return detail
+        return None
+
+
+class TopNgrams(_NgramFractions):
     """Gopher: the most frequent n-gram covers at most this share of the characters, per n
-    (signals `top_<n>gram_char_frac`). `unit`: words, or cjk (ideographs, for Chinese).
-    Documents with fewer than `min_units` units are not judged (the signals are still kept):
-    on a dozen characters one repeated pair is already a large share."""
+    (signals `top_<n>gram_char_frac`). `unit`: words, or cjk (ideographs, for Chinese)."""
 
     name = "top_ngrams"
+    kind = "top"
     params: ClassVar[dict[str, Param]] = {
         "max_frac": Param("ngram_fracs", {2: 0.20, 3: 0.18, 4: 0.16}),
         "unit": Param("str", "words", choices=UNITS),
         "min_units": Param("int", 0, lo=0)}
 
-    def signals(self, doc):
-        ng = doc.ngrams(self.unit)
-        out = {f"top_{n}gram_char_frac": ng.top_char_frac(n) for n in self.max_frac}
-        out[f"{self.unit}_units"] = float(ng.n_units)
-        return out
 
-    def check(self, s):
-        if s[f"{self.unit}_units"] < self.min_units:
-            return None
-        for n, limit in self.max_frac.items():
-            detail = _above(s, f"top_{n}gram_char_frac", limit)
-            if detail:
-                return detail
-        return None
-
-
-class DupNgrams(Rule):
+class DupNgrams(_NgramFractions):
     """Gopher: characters covered by repeated n-grams at most this share, per n (signals
-    `dup_<n>gram_char_frac`). See `TopNgrams` for `unit` and `min_units`."""
+    `dup_<n>gram_char_frac`). See `TopNgrams` for `unit`."""
 
     name = "dup_ngrams"
+    kind = "dup"
     params: ClassVar[dict[str, Param]] = {
         "max_frac": Param("ngram_fracs", {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11,
                                           10: 0.10}),
         "unit": Param("str", "words", choices=UNITS),
         "min_units": Param("int", 0, lo=0)}
-
-    def signals(self, doc):
-        ng = doc.ngrams(self.unit)
-        out = {f"dup_{n}gram_char_frac": ng.dup_char_frac(n) for n in self.max_frac}
-        out[f"{self.unit}_units"] = float(ng.n_units)
-        return out
-
-    def check(self, s):
-        if s[f"{self.unit}_units"] < self.min_units:
-            return None
-        for n, limit in self.max_frac.items():
-            detail = _above(s, f"dup_{n}gram_char_frac", limit)
-            if detail:
-                return detail
-        return None
 
 
 # -- C4 ----------------------------------------------------------------------------------------
