@@ -3,7 +3,8 @@ dedup stage on Spark local mode at 100k and 1M documents.
 
     python bench/dedup.py [--sizes N ...] [--skip-fingerprint] [--skip-stage] [--json]
                           [--shared DIR] [--workdir DIR] [--per-group N] [--repeat R]
-                          [--master local[2]] [--driver-memory 4g] [--seed S]
+                          [--master local[2]] [--driver-memory 8g] [--seed S] [--no-plan]
+                          [--conf SPARK_KEY=VALUE]... [--set PIPELINE.KEY=VALUE]...
 
 (a) Fingerprints per second per core, one process, the same real documents in the same order
     (a seeded sample of at most --per-group documents of every file under ../shared/data/{books,
@@ -27,8 +28,9 @@ dedup stage on Spark local mode at 100k and 1M documents.
     `clean` stage (Parquet in CLEAN_DOC_SCHEMA) is made, then `corpus.pipeline.run_stage(ctx,
     "dedup")` is timed: `dedup_outcomes_df`, the outcome counts, writing kept and dropped
     documents, the ledger, the report, and the manifest (sha256 of every file). Spark local
-    mode (--master, default local[2]), the project's Spark settings plus --driver-memory and
-    the UI (for the metrics below; no console progress).
+    mode (--master, default local[2]), the project's Spark settings plus --driver-memory, --conf
+    and the UI (for the metrics below; no console progress); each size runs in a fresh process
+    (its own JVM), its Spark log in WORKDIR/stage-N.log.
 
     Documents (deterministic, --seed): real text cut into units (paragraphs; long paragraphs cut
     into sentence runs of at most ~400 characters; every unit once) from the shared books
@@ -45,47 +47,103 @@ dedup stage on Spark local mode at 100k and 1M documents.
     Generated once per size under --workdir and reused.
 
     Measured: wall seconds of run_stage, documents per second, CPU seconds of the whole process
-    tree (driver, JVM, Python workers), the load average, and from Spark's status API the
-    stages run: input, shuffle written/read (bytes and records), spills, and the largest
+    tree (driver, JVM, Python workers; sampled every 0.5 s, see TreeCpu), the load average, and
+    from Spark's status API the stages run: input, shuffle written/read (bytes and records), spills, and the largest
     memory/disk footprint of persisted data seen while the stage ran (polled every second).
     Also the (table, key) rows = documents x tables of the layout, and the candidate-pairs
     physical plan (`explain()`), checked for driver-side collection.
 
-Results (2-core AMD EPYC VM shared with other jobs, Python 3.11, pyspark 3.5.9, numpy 2.4,
-2026-11; load averages as printed):
+Commands for the figures below:
 
-  (a) see the table printed by the script; figures are in the report handed back with it.
+    python bench/dedup.py --skip-stage                                                   # (a)
+    python bench/dedup.py --skip-fingerprint --sizes 100000 1000000 --driver-memory 8g   # (b)
+    python bench/dedup.py --skip-fingerprint --sizes 100000 --driver-memory 8g \\
+        --conf spark.sql.shuffle.partitions=8
 
-  (b) see the table printed by the script.
+Results (2-core VM shared with other jobs, Python 3.11.7, pyspark 3.5.9, Java 17, numpy 2.4,
+datasketch 2.0.0, 2026-11-26; the load average (1 min) of the machine is given with each run):
 
-Memory per 100M documents (reasoned from the rows and bytes measured here; see --json):
+  (a) 2,898 documents, 6.05 M characters (2,620 zh, 278 en; 29 files), best of 3, load 0.6-1.0:
 
-  * The stage's big intermediate is the (table, key) table: one row per document and table.
-    choose_layout(k=3, 100M) gives 6 blocks / 20 tables (31-33-bit keys), so 2.0 G rows. A row
-    is (id: 32-char string, simhash long, table int, key long) plus the window's `size`:
-    UnsafeRow ~ 8 (null bits) + 5 x 8 (fixed) + 32 (id) = 80 bytes before the exchange, about
-    45-50 bytes per row as compressed shuffle blocks (the ids are random hex: they compress
-    poorly) - so ~100 GB shuffled for the window and read again by the self-join, and (because
-    the window's exchange is reused) not shuffled twice. That is disk, not memory: Spark
-    sorts and spills per task. Executor memory is driven by the task, not the corpus: with
-    spark.sql.shuffle.partitions sized so one partition is ~200 MB (100 GB / 200 MB = 500+
-    partitions; the default 200 gives ~500 MB partitions, workable but spill-heavy), a task
-    sorting a partition needs a few hundred MB of execution memory; 4 GB per executor core
-    leaves room. Buckets are capped at max_bucket = 1000 members, so the self-join never holds
-    more than 1000 rows of one key.
-  * The persisted `fp` table (documents with text + fingerprints, MEMORY_AND_DISK) and the
-    persisted outcomes in run_stage are the whole corpus text twice; at ~2 KB/document (UTF-8
-    Chinese, compressed cache batches ~1 KB) 100M documents are ~100-200 GB each, i.e. they
-    live on disk: executor storage memory does not need to hold them, but local disk must hold
-    them plus the shuffles: plan ~3-4x the Parquet input size of local disk across executors.
-  * The near-duplicate pairs (persisted) and the connected-components rounds are small next to
-    this (pairs ~ 0.1-0.2 x documents, 2 x 32-char ids each).
-  * The final join of decisions back to the full documents (by id) shuffles the whole text
-    once more (sort-merge join) - disk again, ~ the Parquet input size.
-  So: executor memory ~4 GB per core (e.g. 200 cores x 4 GB = 800 GB total for 100M documents
-  in a few hours) is comfortable and not proportional to corpus size; local disk of ~0.5 TB
-  (shuffle + spilled caches) per 100M documents of ~1-2 KB is what scales with the corpus.
-  The driver holds only counts and the report (a few KB): 2-4 GB is enough.
+      engine                      CPU s   docs/CPU-s   M chars/CPU-s
+      ours/simhash                 0.91        3,191           6.66
+      ours/Fingerprinter (t2s)     1.07        2,702           5.64
+      python simhash              19.16          151           0.32
+      datasketch MinHash           4.40          658           1.37
+      datasketch MinHash.bulk      3.90          743           1.55
+
+      simhash / python simhash x21.1 (target 20: met), Fingerprinter / python x17.9;
+      simhash / datasketch x4.8, / datasketch bulk x4.3 (target 10: NOT met), Fingerprinter /
+      datasketch bulk x3.6. (An earlier run: x21.0, x4.6, x4.0.)
+      By length, same run: under 200 characters (1,668 documents, avg 67) x2.9 python and
+      x0.8 datasketch bulk (slower); 200-1k (381, avg 504) x12.5 / x2.7; 1k and over (849, avg
+      6,763) x27.2 / x5.7. simhash has a fixed cost of ~190 us per call (a 46-character review:
+      token_hashes 95 us, ~20 numpy calls), which dominates short forum posts. For a
+      2,800-character document (~420 us): token_hashes ~150 us (two cumprods of P and P^-1 over
+      the whole document on every call), the 64-bit vote ~170 us (a features x 64 float64
+      matrix built by shifting, then a matmul), np.unique ~40 us, lower/encode ~20 us, shingles
+      ~17 us. A prototype with the powers precomputed once and the bits taken by np.unpackbits
+      (votes = 2 w.b - sum w) ran ~260 us (x1.6; 947/950 fingerprints identical, the others
+      differ by float rounding near ties): ~x7 datasketch bulk, still short of x10; reaching it
+      needs fingerprinting a whole Arrow batch per numpy pass (no per-document calls).
+
+  (b) run_stage("dedup"), local[2], k=3 (choose_layout), max_bucket 1000:
+
+      docs       Parquet   settings                          wall s  docs/s  CPU s (JVM / Py)   load
+      100,000    160 MB    project defaults, 8g heap          152.0     658  290 (247 / 41)     0.3->3.9
+      100,000    160 MB    same, machine busy                 365.4     274  -                  6.5->7.1
+      100,000    160 MB    + spark.sql.shuffle.partitions=8    57.7   1,732  110 (76 / 34)      3.5->3.5
+      1,000,000  1.61 GB   project defaults, 8g heap          987.1   1,013  722 + Py (~400)*   7.1->3.5
+      1,000,000  1.61 GB   project defaults (4g heap)         failed after ~3.5 min: Java heap
+                                                              OOM in the fingerprint+cache stage
+
+      * that run's Python-worker CPU was not captured (PySpark's daemon ignores SIGCHLD, so
+        exited workers' time vanishes; TreeCpu samples since); ~400 s is 10x the 100k run's.
+      "project defaults": rules/pipeline.yaml's spark.conf (200 shuffle partitions, AQE with
+      canChangeCachedPlanOutputPartitioning) with spark.driver.memory raised from 4g to 8g.
+
+      Growth 100k -> 1M (same run, both on a busy machine): wall x2.70 for x10 documents
+      (exponent 0.43): sub-linear because at 100k the fixed cost dominates - ~94 Spark stages,
+      most of them 200 (or 400) tasks over a few thousand rows each. Against the quiet 100k run,
+      x6.5. The marginal cost is ~0.7 ms of wall per document on 2 cores; 1M took 16.5 min on a
+      machine busy with another Spark job (target 15 min: missed there; the Python fingerprint
+      stage alone is ~400 s of it: 806 s of task time over 2 slots).
+      Phases at 1M (from Spark's job times): dedup_outcomes_df 553 s (fingerprints + cache,
+      exact dedup, pairs, connected components), the report's collects 343 s, run_stage's
+      counts and writes 87 s.
+      Measured at 1M: 10 tables -> 9,276,820 (table, key) rows per exchange (survivors x 10),
+      484 MB of shuffle each (52 B/row), written 3 times (the exchange is not shared by the
+      two join sides and the capped side); the final join of the decisions back to the full
+      documents 1,997 MB (2.0 KB/document); the report's preview join 677 MB; total shuffle
+      written 5.25 GB (5.2 KB/document); peak persisted data 4.08 GB in memory; still persisted
+      after run_stage returned: 2.1 GB (5 RDDs). Outcomes: 72,284 exact and 65,649 near
+      duplicates; 50,342 exact and 149,833 near duplicates were planted. 72,284 is exactly
+      1M - 927,716 distinct exact keys (checked offline): the extra exact duplicates are the
+      generator's (single-unit documents drawn again from the small pools, 1,610-44,821 units;
+      reorder/s2t copies that change nothing). The near-duplicate share found matches the k=3
+      recall of bench/dedup_recall.py (s2t copies ~99%, the other kinds 2-55%).
+
+Executor memory per 100M documents (reasoned from the 1M measurements above, k=3):
+
+  * What scales with the corpus is shuffle and spilled cache, i.e. disk. choose_layout(3, 100M)
+    has 20 tables (twice 1M's 10): 0.93 x 100M survivors x 20 = 1.9 G (table, key) rows x 52 B
+    = ~97 GB per exchange, ~290 GB as the stage runs now (3 exchanges). The join back to the
+    documents ~200 GB (2 KB/document), the report's preview join ~68 GB, the rest ~50 GB:
+    ~0.6 TB of shuffle. Persisted data peaked at 4.1 KB/document: ~0.4 TB, MEMORY_AND_DISK, so
+    it spills; ~0.2 TB of it stays persisted after the stage.
+  * Executor memory is set by the task, not the corpus, once spark.sql.shuffle.partitions is
+    sized to the data (0.6 TB / 200 MB ~ 3,000 partitions; the default 200 would make 3 GB
+    partitions). Measured floor: local[2] with a 4g heap (2 GB per core) ran out of heap at
+    1M documents while fingerprinting and caching the documents (long text columns: the
+    Parquet vectorized reader asked for 3.2 MB contiguous buffers next to ~4 GB of cached
+    blocks); 8g (4 GB per core) ran. So: ~4 GB of heap per executor core, e.g. 64 cores x 4 GB
+    = 256 GB of executor memory for 100M documents (the time, not the memory, grows with the
+    corpus), plus ~1 TB of local disk for shuffle and spilled caches. Keeping the persisted data
+    in memory instead would need ~0.4 TB of storage memory, ~1.3 TB of heap at Spark's
+    default fractions - not needed. The driver holds only counts and the report: 2-4 GB.
+  * Buckets are capped at max_bucket = 1000, so the self-join never buffers more than 1,000
+    rows of one key; a larger k multiplies the (table, key) rows: k=4 has 70 tables at 100M
+    (x3.5), k=6 1,716 (x86) - see bench/dedup_recall.py.
 """
 
 from __future__ import annotations
@@ -283,13 +341,32 @@ def bench_fingerprints(docs: list[dict], repeat: int) -> dict:
         results[name] = {"cpu_s": best[0], "wall_s": best[1], "docs_per_cpu_s": len(texts) / best[0],
                          "docs_per_s": len(texts) / best[1],
                          "mchars_per_cpu_s": sum(map(len, texts)) / best[0] / 1e6}
+    # by document length: ours has a fixed cost per call (~20 numpy calls), the others do not
+    by_length = {}
+    for lo, hi, name in ((0, 200, "<200"), (200, 1000, "200-1k"), (1000, 10 ** 9, ">=1k")):
+        sub = [t for t in texts if lo <= len(t) < hi]
+        if not sub:
+            continue
+        cpu = {}
+        for engine, fn in (("ours", ours), ("python", pure), ("datasketch bulk", ds_bulk)):
+            best = None
+            for _ in range(repeat):
+                c0 = time.process_time()
+                fn(sub)
+                c = time.process_time() - c0
+                best = c if best is None else min(best, c)
+            cpu[engine] = best
+        by_length[name] = {"docs": len(sub), "avg_chars": sum(map(len, sub)) / len(sub),
+                           "ours_docs_per_cpu_s": len(sub) / cpu["ours"],
+                           "vs_python": cpu["python"] / cpu["ours"],
+                           "vs_datasketch_bulk": cpu["datasketch bulk"] / cpu["ours"]}
     # the features are the same: distinct shingles per document, ours vs the regex tokens
     same = sum(np.unique(shingle_hashes(token_hashes(t), shingle)).size == len(set(py_shingles(t)))
                for t in texts)
     by_lang = collections.Counter(d["lang"] for d in docs)
     return {"docs": len(texts), "chars": sum(map(len, texts)), "by_lang": dict(by_lang),
             "groups": len({d["group"] for d in docs}), "repeat": repeat,
-            "same_feature_count_share": same / len(texts), "engines": results,
+            "same_feature_count_share": same / len(texts), "engines": results, "by_length": by_length,
             "ratios": {
                 "simhash_vs_python": results["ours/simhash"]["docs_per_cpu_s"] / results["python simhash"]["docs_per_cpu_s"],
                 "fingerprinter_vs_python": results["ours/Fingerprinter (t2s)"]["docs_per_cpu_s"] / results["python simhash"]["docs_per_cpu_s"],
@@ -313,6 +390,11 @@ def print_fingerprints(r: dict) -> None:
     print(f"    ours/simhash vs datasketch MinHash:          x{rt['simhash_vs_datasketch']:.1f} per core")
     print(f"    ours/simhash vs datasketch MinHash.bulk:     x{rt['simhash_vs_datasketch_bulk']:.1f} per core (target 10)")
     print(f"    ours/Fingerprinter(t2s) vs datasketch bulk:  x{rt['fingerprinter_vs_datasketch_bulk']:.1f}")
+    print("    by document length (ours/simhash per core, and the ratios):")
+    for name, b in r["by_length"].items():
+        print(f"      {name:>7s} chars: {b['docs']:5,d} docs, avg {b['avg_chars']:6,.0f} chars: "
+              f"{b['ours_docs_per_cpu_s']:7,.0f} docs/cpu-s, x{b['vs_python']:.1f} python simhash, "
+              f"x{b['vs_datasketch_bulk']:.1f} datasketch bulk")
 
 
 # --- (b) documents for the stage -------------------------------------------------------------
@@ -433,7 +515,8 @@ def generate_chunk(pools: dict, chunk: int, n: int, seed: int, p_exact=0.05, p_n
     nrng = np.random.default_rng([seed, chunk])
     s2t = opencc.OpenCC("s2t")
     names = list(pools)
-    weights = [dict((p[0], p[1]) for p in POOLS)[n_] for n_ in names]
+    weight_of = {p[0]: p[1] for p in POOLS}
+    weights = [weight_of[n_] for n_ in names]
     rows, bases, planted = [], [], collections.Counter()
     scores = nrng.random(n).astype("float32")
     for j in range(n):
@@ -515,11 +598,11 @@ def make_input(workdir: str, n: int, seed: int, shared: str) -> tuple[str, dict]
 
 # --- (b) measuring the stage -----------------------------------------------------------------
 
-def tree_cpu_seconds(root: int) -> dict:
-    """CPU seconds (utime + stime + reaped children) of `root` and all its descendants, split
-    into this driver process, the JVM, and the Python workers (every other descendant, and
-    the ones the JVM reaped). A process that ends unreaped by a live one is lost (rare)."""
-    tick = os.sysconf("SC_CLK_TCK")
+def _tree_snapshot(root: int) -> dict:
+    """{(pid, start time): (part, CPU ticks)} for `root` and its descendants; part is
+    driver (root), jvm, or python_workers (everything below the JVM). A process's ticks are
+    its own utime + stime, plus its reaped children's where they are not sampled themselves
+    (the JVM's reaped Python daemons)."""
     stats = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -531,23 +614,57 @@ def tree_cpu_seconds(root: int) -> dict:
         except OSError:
             continue
         stats[int(pid)] = (int(fields[1]), int(fields[11]) + int(fields[12]),
-                           int(fields[13]) + int(fields[14]), head.split("(", 1)[1])
+                           int(fields[13]) + int(fields[14]), head.split("(", 1)[1], fields[19])
     children = collections.defaultdict(list)
-    for pid, (ppid, _, _, _) in stats.items():
-        children[ppid].append(pid)
-    out = {"driver": 0.0, "jvm": 0.0, "python_workers": 0.0}
-    todo = [root]
+    for pid, st in stats.items():
+        children[st[0]].append(pid)
+    out, todo = {}, [root]
     while todo:
         pid = todo.pop()
         if pid in stats:
-            _, own, reaped, name = stats[pid]
+            _, own, reaped, name, started = stats[pid]
             part = "driver" if pid == root else "jvm" if name == "java" else "python_workers"
-            out[part] += own / tick
-            # what a process reaped: the JVM's children are Python daemons and workers
-            out["python_workers" if part == "jvm" else part] += reaped / tick
+            out[(pid, started)] = (part, own)
+            if part == "jvm" and reaped:
+                out[(pid, started, "reaped")] = ("python_workers", reaped)
         todo += children.get(pid, [])
-    out["total"] = sum(out.values())
     return out
+
+
+class TreeCpu:
+    """CPU seconds of this process tree over a period, sampled every `interval` seconds so that
+    Python workers that exit in between are counted (PySpark's daemon ignores SIGCHLD, so an
+    exited worker's CPU time is not added to any parent's): per process the largest value
+    seen, less its value at the start; what a worker spends after the last sample before it
+    exits is missed (at most `interval` seconds each)."""
+
+    def __init__(self, root: int, interval: float = 0.5):
+        self.root, self.interval = root, interval
+        self.start = _tree_snapshot(root)
+        self.seen = dict(self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        for key, (part, ticks) in _tree_snapshot(self.root).items():
+            if key not in self.seen or ticks > self.seen[key][1]:
+                self.seen[key] = (part, ticks)
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {"driver": 0.0, "jvm": 0.0, "python_workers": 0.0}
+        for key, (part, ticks) in self.seen.items():
+            out[part] += (ticks - self.start.get(key, (part, 0))[1]) / tick
+        out["total"] = sum(out.values())
+        return out
 
 
 class SparkMetrics:
@@ -581,7 +698,7 @@ class SparkMetrics:
         while not self._stop.wait(1.0):
             try:
                 rdds = self._get("/storage/rdd")
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S112 - a missed sample is fine
                 continue
             self.peak_mem = max(self.peak_mem, sum(r.get("memoryUsed", 0) for r in rdds))
             self.peak_disk = max(self.peak_disk, sum(r.get("diskUsed", 0) for r in rdds))
@@ -655,7 +772,7 @@ class CapturePairs:
     returned (the stage itself is unchanged), so the plan the stage built can be shown."""
 
     def __init__(self):
-        import corpus.dedup.stage as stage
+        from corpus.dedup import stage
 
         self.stage, self.original, self.found = stage, stage.candidate_pairs_df, None
 
@@ -715,13 +832,12 @@ def run_stage_bench(spark, n: int, run_dir: str, info: dict, cfg: dict) -> dict:
     spark.catalog.clearCache()
     metrics = SparkMetrics(spark)
     load0 = os.getloadavg()
-    cpu0, t0 = tree_cpu_seconds(os.getpid()), time.perf_counter()
+    cpu, t0 = TreeCpu(os.getpid()), time.perf_counter()
     metrics.start()
     with CapturePairs() as capture:
         run_stage(ctx, "dedup", "bench", force=True)
     wall = time.perf_counter() - t0
-    cpu1 = tree_cpu_seconds(os.getpid())
-    cpu_parts = {k: cpu1[k] - cpu0[k] for k in cpu1}
+    cpu_parts = cpu.stop()
     cpu = cpu_parts["total"]
     load1 = os.getloadavg()
     m = metrics.stop()
@@ -827,7 +943,7 @@ def print_plan(cp: dict) -> None:
 def main():
     import subprocess
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--skip-stage", action="store_true")
     ap.add_argument("--skip-fingerprint", action="store_true")
@@ -880,7 +996,7 @@ def main():
                 cmd.append("--no-plan")
             log_path = os.path.join(args.workdir, f"stage-{n}.log")
             with open(log_path, "w") as log:
-                proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+                proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True, check=False)
             if proc.returncode != 0:
                 with open(log_path, errors="replace") as f:
                     errors = [ln.strip() for ln in f if "Error" in ln or "Exception:" in ln][:6]
