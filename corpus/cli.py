@@ -1,5 +1,6 @@
 """The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel,
-`corpus train-quality` trains the quality classifier.
+`corpus train-quality` trains the quality classifier, `corpus train-tokenizer` and
+`corpus export-tokens` turn a run into token shards for `corpus-train`.
 
 `spark-submit jobs/pipeline.py` takes the same arguments as `corpus run`.
 """
@@ -70,11 +71,25 @@ def main(argv: list[str] | None = None) -> int:
 
     tq = sub.add_parser("train-quality", help="train the fastText quality classifier")
     add_train_quality_arguments(tq)
+    from corpus.tokens import cli as tokens_cli
+
+    tt = sub.add_parser("train-tokenizer", help="train the SentencePiece model on a sample of a run")
+    tokens_cli.add_arguments(tt, "tokenizer.vocab_size=32000")
+    et = sub.add_parser("export-tokens", help="tokenize a run into packed token shards (Spark)")
+    tokens_cli.add_arguments(et, "tokens.seq_len=4096 or tokens.stage=clean")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_command(args)
     if args.command == "train-quality":
         return train_quality_command(args)
+    if args.command == "train-tokenizer":
+        from corpus.tokens.train_tokenizer import train_tokenizer
+
+        return tokens_cli.run_job(args, train_tokenizer)
+    if args.command == "export-tokens":
+        from corpus.tokens.export import export_tokens
+
+        return tokens_cli.run_job(args, export_tokens)
     return stats_command(args)
 
 
