@@ -296,18 +296,18 @@ def bench_fingerprints(docs: list[dict], repeat: int) -> dict:
 
     from corpus.config import load_config
     from corpus.dedup.fingerprint import Fingerprinter
-    from corpus.dedup.simhash import shingle_hashes, simhash, token_hashes
+    from corpus.dedup.simhash import shingle_hashes, simhash_batch, token_hashes
 
     texts = [d["text"] for d in docs]
     sim_cfg = load_config()["dedup"]["simhash"]
     shingle, min_features = int(sim_cfg["shingle"]), int(sim_cfg["min_features"])
     fingerprinter = Fingerprinter(sim_cfg)
 
-    def ours(ts):
-        return [simhash(t, shingle, min_features) for t in ts]
+    def ours(ts):  # batches of 1,024 documents, as the stage's Arrow batches
+        return [simhash_batch(ts[i:i + 1024], shingle, min_features) for i in range(0, len(ts), 1024)]
 
     def ours_t2s(ts):
-        return [fingerprinter(t) for t in ts]
+        return [fingerprinter.batch(ts[i:i + 1024]) for i in range(0, len(ts), 1024)]
 
     def pure(ts):
         return [py_simhash(t) for t in ts]

@@ -6,7 +6,7 @@ import pytest
 
 from corpus.config import load_config
 from corpus.dedup.fingerprint import Fingerprinter, exact_key
-from corpus.dedup.simhash import simhash, token_hashes
+from corpus.dedup.simhash import simhash, simhash_batch, token_hashes
 from corpus.quality.clean import CLEAN_DOC_SCHEMA
 from tests.conftest import SHARED
 
@@ -34,13 +34,29 @@ def edit(text, rate, seed):
 def test_tokens_and_fingerprints():
     t = token_hashes("Ab cd ab 中文 cd 文")
     assert len(t) == 7 and t[0] == t[2] and t[1] == t[5] and t[4] == t[6] and t[3] != t[4]
-    doc = novel_chapters(1)[0]
-    assert hamming(simhash(doc), simhash(edit(doc, 0.005, 1))) <= 3
-    assert hamming(simhash(doc), simhash(novel_chapters(2)[1])) > 10
+    chapters = novel_chapters(20)
+    edited = sorted(hamming(simhash(d), simhash(edit(d, 0.002, i))) for i, d in enumerate(chapters))
+    assert edited[10] <= 3  # the median: a few characters in 3,000 move a few bits
+    unrelated = [hamming(simhash(a), simhash(b)) for a, b in zip(chapters, chapters[1:])]
+    assert min(unrelated) > 10
     assert simhash("短文本", min_features=16) is None
     fp = Fingerprinter({"t2s": True})
     assert fp("繁體中文的網頁內容，記錄了這個城市的歷史與變遷。" * 5) == fp("繁体中文的网页内容，记录了这个城市的历史与变迁。" * 5)
     assert exact_key("A b\nc") == exact_key("a B c")
+
+
+def test_batch_fingerprints_equal_one_by_one():
+    """A batch is one numpy pass, yet no token or shingle crosses from one document into the
+    next: every fingerprint equals the document's own, whatever its neighbours."""
+    docs = novel_chapters(3) + ["", "abc", "def", "ab cd", "abc def ghi " * 20, "短文本",
+                                "Mixed 中文 and English text, 第2版 " * 30, "x" * 70000]
+    batch, valid = simhash_batch(docs, 3, 4)
+    one = [simhash(d, 3, 4) for d in docs]
+    assert [int(h) if v else None for h, v in zip(batch, valid)] == one
+    assert one[3] is None and one[7] is None and one[8] is None and one[10] is None  # < 4 features
+    assert None not in one[:3] and one[9] is not None
+    assert simhash_batch(["abc", "def"], 1, 1)[0].tolist() == [simhash("abc", 1), simhash("def", 1)]
+    assert simhash("abc", 1) != simhash("abcdef", 1)
 
 
 def rows_for(texts_scores):

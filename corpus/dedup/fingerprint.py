@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from corpus.dedup.simhash import simhash
+from corpus.dedup.simhash import simhash_batch
 
 _SPACE = re.compile(r"\s+")
 FINGERPRINT_FIELDS = [
@@ -39,10 +39,15 @@ class Fingerprinter:
 
             self._t2s = opencc.OpenCC("t2s")
 
-    def __call__(self, text: str) -> int | None:
+    def batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(uint64 fingerprints, has a fingerprint) of the texts, all in one numpy pass."""
         if self._t2s is not None:
-            text = self._t2s.convert(text)
-        return simhash(text, self.shingle, self.min_features)
+            texts = [self._t2s.convert(t) for t in texts]
+        return simhash_batch(texts, self.shingle, self.min_features)
+
+    def __call__(self, text: str) -> int | None:
+        fps, valid = self.batch([text])
+        return int(fps[0]) if valid[0] else None
 
 
 def fingerprint_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping,
@@ -51,10 +56,8 @@ def fingerprint_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping,
     fp = Fingerprinter(cfg)
     for batch in batches:
         texts = batch.column("text").to_pylist()
-        fps = [fp(t) for t in texts]
-        missing = np.array([h is None for h in fps])
-        hashes = np.array([h or 0 for h in fps], dtype=np.uint64).view(np.int64)
+        fps, valid = fp.batch(texts)
         cols = batch.columns + [pa.array([exact_key(t) for t in texts], pa.string()),
-                                pa.array(hashes, pa.int64(), mask=missing),
+                                pa.array(fps.view(np.int64), pa.int64(), mask=~valid),
                                 pa.array([len(t) for t in texts], pa.int64())]
         yield pa.RecordBatch.from_arrays(cols, schema=schema)

@@ -1,12 +1,17 @@
-"""64-bit SimHash fingerprints, computed with numpy over a document's code points.
+"""64-bit SimHash fingerprints, computed with numpy over a whole batch of documents at once.
 
 Tokens: every CJK character is a token, every run of other letters and digits is a token
-(lower-cased). Features: shingles of `shingle` consecutive tokens, each hashed to 64 bits
-(a polynomial hash over code points, finished with the murmur3 64-bit mixer), weighted by
-sublinear term frequency. No Python loop runs per token or per feature.
+(lower-cased). Features: shingles of `shingle` consecutive tokens of one document, each hashed
+to 64 bits (a polynomial hash over code points, finished with the murmur3 64-bit mixer).
+A feature votes on each of the 64 bits with its weight, the sublinear term frequency
+1 + ln(tf) in fixed point (integers, so sums are exact and independent of order). No Python
+loop runs per token or feature: tokens and features of a whole chunk of documents (~64k
+characters) are numpy passes, and the votes one BLAS product per document.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
@@ -14,7 +19,12 @@ _U64 = np.uint64
 _P = _U64(0x9E3779B97F4A7C15)  # odd multiplier for the polynomial token hash
 _P_INV = _U64(pow(int(_P), -1, 1 << 64))  # its inverse modulo 2^64
 _Q = _U64(0xC2B2AE3D27D4EB4F)  # and for combining token hashes into shingle hashes
-_BITS = np.arange(64, dtype=_U64)
+_FEATURE_BITS = 48  # distinct features per document are told apart by 48 hash bits
+_DOC_SHIFT = _U64(_FEATURE_BITS)
+_FEATURE_MASK = _U64((1 << _FEATURE_BITS) - 1)
+_MAX_DOCS = 1 << (64 - _FEATURE_BITS)  # documents per chunk (their index sits above the feature)
+_CHUNK_CHARS = 1 << 16  # characters per numpy pass (bounds the features x 64 vote matrix)
+_WEIGHT_SCALE = 64  # fixed-point weights: round(64 * (1 + ln tf))
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -24,6 +34,25 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> _U64(33))
     h = h * _U64(0xC4CEB9FE1A85EC53)
     return h ^ (h >> _U64(33))
+
+
+class _Powers:
+    """P^i and P^-i mod 2^64 for i < n, grown on demand and shared by every call."""
+
+    def __init__(self):
+        self.up = self.down = np.ones(1, dtype=_U64)
+
+    def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.up.size < n:
+            size = max(n, 2 * self.up.size)
+            with np.errstate(over="ignore"):
+                self.up = np.cumprod(np.concatenate(([_U64(1)], np.full(size - 1, _P))), dtype=_U64)
+                self.down = np.cumprod(np.concatenate(([_U64(1)], np.full(size - 1, _P_INV))),
+                                       dtype=_U64)
+        return self.up[:n], self.down[:n]
+
+
+_POWERS = _Powers()
 
 
 def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,35 +66,121 @@ def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cjk, alnum & ~cjk
 
 
+def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash, start offset) of every token of the code points `cp`; `breaks` marks the
+    first code point of each document (no token spans two documents)."""
+    cjk, alnum = _char_classes(cp)
+    first = np.empty_like(alnum)  # alnum here and not continuing an alnum run
+    first[0] = alnum[0]
+    first[1:] = alnum[1:] & ~alnum[:-1]
+    first |= alnum & breaks
+    last = np.empty_like(alnum)
+    last[-1] = alnum[-1]
+    last[:-1] = alnum[:-1] & (~alnum[1:] | breaks[1:])
+    starts = np.flatnonzero(cjk | first)
+    ends = np.flatnonzero(cjk | last) + 1
+    # Polynomial hash of cp[s:e] = sum_j cp[j] * P^(j-s), from one prefix sum over the chunk:
+    # S[i] = sum_{j<i} (cp[j]+1) * P^j, so hash = (S[e] - S[s]) * P^-s.
+    up, down = _POWERS.get(cp.size)
+    prefix = np.zeros(cp.size + 1, dtype=_U64)
+    with np.errstate(over="ignore"):
+        np.cumsum((cp + _U64(1)) * up, out=prefix[1:])
+        raw = (prefix[ends] - prefix[starts]) * down[starts]
+    return _fmix64(raw ^ (ends - starts).astype(_U64)), starts
+
+
+def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -> np.ndarray:
+    """SimHash per text (uint64) and, as a second row, 1 where the text has a fingerprint."""
+    n_docs = len(texts)
+    out = np.zeros((2, n_docs), dtype=_U64)
+    lowered = [t.lower() for t in texts]
+    lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n_docs)
+    cp = np.frombuffer("".join(lowered).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if cp.size == 0:
+        return out
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    breaks = np.zeros(cp.size, dtype=bool)
+    breaks[offsets[:-1][lengths > 0]] = True
+    tokens, starts = _tokens(cp.astype(_U64), breaks)
+    doc_of = np.searchsorted(offsets, starts, side="right") - 1
+    # shingles of `shingle` tokens of one document; a document with fewer tokens: its tokens
+    per_doc = np.bincount(doc_of, minlength=n_docs)
+    n = tokens.size - shingle + 1
+    feats, feat_doc = tokens, doc_of
+    if shingle > 1 and n > 0:
+        whole = doc_of[:n] == doc_of[shingle - 1:]
+        short = per_doc[doc_of] < shingle
+        feats = np.concatenate((shingle_hashes(tokens, shingle)[whole], tokens[short]))
+        feat_doc = np.concatenate((doc_of[:n][whole], doc_of[short]))
+    # distinct (document, feature) keys and their counts
+    keys = np.sort((feat_doc.astype(_U64) << _DOC_SHIFT) | (feats >> _U64(64 - _FEATURE_BITS)))
+    if keys.size == 0:
+        return out
+    new = np.empty(keys.size, dtype=bool)
+    new[0] = True
+    new[1:] = keys[1:] != keys[:-1]
+    first = np.flatnonzero(new)
+    counts = np.diff(np.append(first, keys.size))
+    uniq = keys[first]
+    udoc = (uniq >> _DOC_SHIFT).astype(np.int64)
+    weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers in float64: exact sums
+    bits = np.unpackbits(_fmix64(uniq & _FEATURE_MASK).view(np.uint8), bitorder="little")
+    bits = bits.reshape(-1, 64)
+    bounds = np.flatnonzero(np.append(True, udoc[1:] != udoc[:-1]))
+    docs = udoc[bounds]
+    bounds = np.append(bounds, uniq.size)
+    votes = np.empty((docs.size, 64), dtype=bool)
+    for i in range(docs.size):  # one BLAS product per document: sum of w * bit, per bit
+        lo, hi = bounds[i], bounds[i + 1]
+        w = weights[lo:hi]
+        votes[i] = 2 * (w @ bits[lo:hi]) > w.sum()  # sum of w * (+1 if set, -1 if not) > 0
+    out[0, docs] = np.packbits(votes, axis=1, bitorder="little").view("<u8").ravel()
+    out[1, docs] = np.diff(bounds) >= max(1, min_features)
+    out[0, out[1] == 0] = 0
+    return out
+
+
+def simhash_batch(texts: Sequence[str], shingle: int = 3,
+                  min_features: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(fingerprints, has_fingerprint) for a list of texts: uint64 SimHashes, and False where a
+    text has fewer than `min_features` distinct features (too short for a meaningful
+    fingerprint; its fingerprint slot is 0). Texts are processed in chunks of ~64k characters
+    (a longer text is a chunk of its own)."""
+    fps = np.zeros(len(texts), dtype=_U64)
+    valid = np.zeros(len(texts), dtype=bool)
+    lo = 0
+    while lo < len(texts):
+        hi, chars = lo, 0
+        while hi < len(texts) and hi - lo < _MAX_DOCS and (hi == lo or chars + len(texts[hi]) <= _CHUNK_CHARS):
+            chars += len(texts[hi])
+            hi += 1
+        out = _chunk_fingerprints(texts[lo:hi], shingle, min_features)
+        fps[lo:hi], valid[lo:hi] = out[0], out[1].astype(bool)
+        lo = hi
+    return fps, valid
+
+
+def simhash(text: str, shingle: int = 3, min_features: int = 1) -> int | None:
+    """The 64-bit SimHash of one text, or None when it has fewer than `min_features`
+    distinct features."""
+    fps, valid = simhash_batch([text], shingle, min_features)
+    return int(fps[0]) if valid[0] else None
+
+
 def token_hashes(text: str) -> np.ndarray:
     """64-bit hashes of the text's tokens, in order."""
-    cp = np.frombuffer(text.lower().encode("utf-32-le"), dtype=np.uint32).astype(_U64)
+    cp = np.frombuffer(text.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if cp.size == 0:
         return np.empty(0, dtype=_U64)
-    cjk, alnum = _char_classes(cp)
-    prev_alnum = np.concatenate(([False], alnum[:-1]))
-    starts = np.flatnonzero(cjk | (alnum & ~prev_alnum))
-    if starts.size == 0:
-        return np.empty(0, dtype=_U64)
-    in_token = cjk | alnum
-    next_alnum = np.concatenate((alnum[1:], [False]))
-    ends = np.flatnonzero(cjk | (alnum & ~next_alnum)) + 1
-    # Polynomial hash of cp[s:e] = sum_j cp[j] * P^(e-1-j), from one prefix sum over the
-    # document: S[i] = sum_{j<i} cp[j] * P^(n-1-j), so hash = (S[e] - S[s]) * P^-(n-e).
-    n = cp.size
-    with np.errstate(over="ignore"):
-        vals = np.where(in_token, cp + _U64(1), _U64(0))
-        powers = np.concatenate(([_U64(1)], np.cumprod(np.full(n, _P, dtype=_U64))))
-        inverse = np.concatenate(([_U64(1)], np.cumprod(np.full(n, _P_INV, dtype=_U64))))
-        prefix = np.concatenate(([_U64(0)], np.cumsum(vals * powers[n - 1 - np.arange(n)], dtype=_U64)))
-        raw = (prefix[ends] - prefix[starts]) * inverse[n - ends]
-    return _fmix64(raw ^ (ends - starts).astype(_U64))
+    breaks = np.zeros(cp.size, dtype=bool)
+    breaks[0] = True
+    return _tokens(cp.astype(_U64), breaks)[0]
 
 
 def shingle_hashes(tokens: np.ndarray, shingle: int) -> np.ndarray:
     """Hashes of every run of `shingle` consecutive tokens (the tokens themselves if fewer)."""
     n = tokens.size - shingle + 1
-    if n <= 0:
+    if n <= 0 or shingle <= 1:
         return tokens
     with np.errstate(over="ignore"):
         h = np.zeros(n, dtype=_U64)
@@ -73,15 +188,3 @@ def shingle_hashes(tokens: np.ndarray, shingle: int) -> np.ndarray:
             h = h * _Q + tokens[j:j + n]
     return _fmix64(h)
 
-
-def simhash(text: str, shingle: int = 3, min_features: int = 1) -> int | None:
-    """The 64-bit SimHash of `text`, or None when it has fewer than `min_features` distinct
-    features (too short for a meaningful fingerprint). Features are weighted by sublinear
-    term frequency, 1 + ln(tf), so one repeated phrase ("哈哈哈...") cannot outvote the rest."""
-    feats = shingle_hashes(token_hashes(text), shingle)
-    uniq, counts = np.unique(feats, return_counts=True)
-    if uniq.size < max(1, min_features):
-        return None
-    bits = ((uniq[:, None] >> _BITS) & _U64(1)).astype(np.float64)  # features x 64
-    votes = (1.0 + np.log(counts)) @ (2.0 * bits - 1.0)
-    return int(np.sum((votes > 0).astype(_U64) << _BITS, dtype=_U64))
