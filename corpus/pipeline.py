@@ -96,8 +96,17 @@ def dedup_outcomes(ctx: StageContext):
     return outcomes, docs_in, report
 
 
+def decontaminate_outcomes(ctx: StageContext):
+    """Documents sharing an n-gram with a registered evaluation set, dropped or cut."""
+    from corpus.decontam.stage import decontaminate_outcomes_df
+
+    docs, docs_in = ctx.previous("dedup", "decontaminate")
+    outcomes, report = decontaminate_outcomes_df(ctx.spark, docs, docs_in, ctx.cfg["decontaminate"], ctx.run)
+    return outcomes, docs_in, report
+
+
 STAGES: dict[str, Callable] = {"ingest": ingest_outcomes, "clean": clean_outcomes,
-                               "dedup": dedup_outcomes}
+                               "dedup": dedup_outcomes, "decontaminate": decontaminate_outcomes}
 STAGE_ORDER = list(STAGES)
 
 

@@ -1,0 +1,148 @@
+"""Folding characters before tokenization: the tables that make "ＡＢＣ", "abc", "頭髮" and
+"头发" the same tokens, built once per process (about a second) and shipped with the index.
+
+Per code point: NFKC, lower case, NFKC again, then OpenCC `t2s` character by character, then
+one representative per class of variant characters. A class joins characters that OpenCC's
+character dictionaries (STCharacters, TSCharacters) list as conversions of each other, so
+characters that are both traditional and simplified (像/象, 瞭/了, 於/于, 座/坐, 乾/干) fold
+together whichever way a text was converted; the representative is the smallest code point.
+The dictionaries are read with the `opencc_dict` tool shipped in the OpenCC wheel; where it is
+missing, there are no variant classes (`Tables.variant_classes` is 0, and the index version
+changes with the tables' digest, so a saved index is never used with other tables).
+
+A character whose NFKC form is several characters (ﬁ, ㎏, ⑴) expands to all of them.
+Classes: CJK (Han, kana, Hangul, Bopomofo: one token each), WORD (other letters, digits and
+combining marks: runs are tokens), SEP (everything else: dropped).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xxhash
+
+U64 = np.uint64
+TABLE_END = 0x323B0  # code points past the last CJK extension block are separators
+SEP, CJK, WORD = 0, 1, 2
+_CJK_RANGES = [(0x1100, 0x11FF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3040, 0x312F),
+               (0x3130, 0x318F), (0x31A0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+               (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, TABLE_END - 1)]
+_DICTIONARIES = ("STCharacters", "TSCharacters")
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, element-wise on uint64 (wrapping arithmetic)."""
+    x = (x ^ (x >> U64(30))) * U64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> U64(27))) * U64(0x94D049BB133111EB)
+    return x ^ (x >> U64(31))
+
+
+def token_hashes(char_values: np.ndarray, offsets: np.ndarray, firsts: np.ndarray | None = None):
+    """Hashes of tokens from their folded code points and offsets within the token; `firsts`
+    are where tokens begin (None: every character is a token)."""
+    values = mix(char_values | (offsets << U64(32)))
+    return mix(values if firsts is None else np.add.reduceat(values, firsts))
+
+
+@dataclass(frozen=True)
+class Tables:
+    fold1: np.ndarray    # int32: the folded code point, where folding gives exactly one
+    expands: np.ndarray  # bool: folding gives zero or several code points
+    start: np.ndarray    # int32: where the folded code points begin in `data`
+    length: np.ndarray   # int32: how many there are
+    data: np.ndarray     # int32: all folded code points
+    cls: np.ndarray      # uint8: SEP, CJK or WORD of a folded code point
+    tok1: np.ndarray     # uint64: the hash of a folded code point as a one-character token
+    cls_in: np.ndarray   # uint8: the class of an input code point's (single) folded form
+    tok1_in: np.ndarray  # uint64: the hash of an input code point's folded form as a token
+    variant_classes: int
+
+    @property
+    def digest(self) -> str:
+        h = xxhash.xxh3_64()
+        for a in (self.length, self.data, self.cls):
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> Tables:
+    """This process's tables."""
+    import opencc
+
+    variants = variant_representatives(opencc_dictionaries())
+    folded = []
+    for cp in range(TABLE_END):
+        ch = "" if 0xD800 <= cp <= 0xDFFF else chr(cp)
+        folded.append(unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", ch).lower()))
+    han = [i for i, s in enumerate(folded) if any(_is_cjk(ord(c)) for c in s)]
+    converted = opencc.OpenCC("t2s").convert("\n".join(folded[i] for i in han)).split("\n")
+    if len(converted) != len(han):
+        raise RuntimeError("OpenCC changed the number of lines while building the fold table")
+    for i, s in zip(han, converted):
+        folded[i] = "".join(variants.get(c, c) for c in s)
+    length = np.array([len(s) for s in folded], dtype=np.int32)
+    start = np.zeros(TABLE_END, dtype=np.int32)
+    np.cumsum(length[:-1], out=start[1:])
+    data = np.array([ord(c) if ord(c) < TABLE_END else 0 for s in folded for c in s], dtype=np.int32)
+    fold1 = np.where(length == 1, data[np.minimum(start, data.size - 1)], 0).astype(np.int32)
+    cls = np.zeros(TABLE_END, dtype=np.uint8)
+    for cp in range(TABLE_END):
+        ch = chr(cp)
+        if ch.isalnum() or unicodedata.category(ch).startswith("M"):
+            cls[cp] = CJK if _is_cjk(cp) else WORD
+    tok1 = token_hashes(np.arange(TABLE_END, dtype=U64), np.zeros(TABLE_END, dtype=U64))
+    n_classes = len(set(variants.values()))
+    return Tables(fold1, length != 1, start, length, data, cls, tok1, cls[fold1], tok1[fold1], n_classes)
+
+
+def _is_cjk(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+def opencc_dictionaries() -> list[tuple[str, list[str]]]:
+    """(character, its conversions) from OpenCC's character dictionaries; [] without the tool."""
+    import opencc
+
+    clib = Path(opencc.__file__).parent / "clib"
+    tool = clib / "bin" / "opencc_dict"
+    entries: list[tuple[str, list[str]]] = []
+    if not tool.exists():
+        return entries
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in _DICTIONARIES:
+            out = Path(tmp) / f"{name}.txt"
+            subprocess.run([str(tool), "-i", str(clib / "share" / "opencc" / f"{name}.ocd2"), "-o", str(out),
+                            "-f", "ocd2", "-t", "text"], check=True, capture_output=True)
+            for line in out.read_text(encoding="utf-8").splitlines():
+                key, _, values = line.partition("\t")
+                entries.append((key, values.split()))
+    return entries
+
+
+def variant_representatives(entries: list[tuple[str, list[str]]]) -> dict[str, str]:
+    """Characters of `entries` -> the smallest character of their class (union-find over
+    'converts to'), for every character that is not its class's smallest."""
+    parent: dict[str, str] = {}
+
+    def find(c: str) -> str:
+        root = c
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(c, c) != root:
+            parent[c], c = root, parent[c]
+        return root
+
+    for key, values in entries:
+        for v in values:
+            if len(key) == 1 and len(v) == 1:
+                a, b = find(key), find(v)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    return {c: find(c) for c in parent}
