@@ -1,0 +1,50 @@
+"""Training metrics: tokens per second, model FLOPs utilisation, memory; JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+
+import torch
+
+H100_BF16_PEAK = 989e12  # dense bf16 FLOP/s of one H100/H200 SXM
+
+
+def memory_gib(device: torch.device) -> float:
+    """Peak memory so far: allocated CUDA memory, or the process's peak RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return rss_kib / 2**20
+
+
+def mfu(flops_per_token: float, tokens_per_s: float, peak_flops: float, devices: int) -> float:
+    return flops_per_token * tokens_per_s / (peak_flops * devices)
+
+
+class MetricsLog:
+    """Appends one JSON object per line to `path` (when given) and prints a summary line;
+    does nothing unless `enabled` (rank 0 writes for all)."""
+
+    def __init__(self, path: str | None, enabled: bool = True):
+        self.enabled = enabled
+        path = path if enabled else None
+        if path and os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.file = open(path, "a", encoding="utf-8") if path else None
+
+    def write(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        if self.file:
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
+        print(f"[train] step {row['step']:>7} | loss {row['loss']:.4f} | lr {row['lr']:.2e} | "
+              f"{row['tokens_per_s']:,.0f} tok/s | MFU {row['mfu']:.3f} | "
+              f"mem {row['mem_gib']:.1f} GiB", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()

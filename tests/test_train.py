@@ -1,0 +1,185 @@
+"""The pretraining entrypoint on CPU with the tiny preset: exact resume (after a stop and after
+SIGTERM), falling loss on real text, the model's causality and the loader's striding."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sentencepiece")
+
+from corpus.tokens.pack import Packer  # noqa: E402
+from corpus.tokens.shards import FORMAT, MANIFEST, ShardWriter, shard_name  # noqa: E402
+from corpus.tokens.tokenizer import Tokenizer, train_model  # noqa: E402
+from corpus.train import loop  # noqa: E402
+from corpus.train.data import Batches  # noqa: E402
+from corpus.train.model import Transformer, flops_per_token, preset  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+from tests.test_tokens import PARAMS, sample_texts  # noqa: E402
+
+SEQ_LEN = 64
+
+
+@pytest.fixture(scope="module", autouse=True)
+def few_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads on a busy 2-core machine spin: 30x slower
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tokens_dir(tmp_path_factory):
+    """Real text (the sample books and forums) as token shards, packed like export-tokens."""
+    texts = sample_texts()
+    tok = Tokenizer(train_model(texts, {**PARAMS, "vocab_size": 6000, "character_coverage": 0.995}))
+    out = tmp_path_factory.mktemp("tokens")
+    rng = np.random.default_rng(0)
+    packer, shards = Packer(SEQ_LEN + 1, tok.dtype), []
+    for index, part in enumerate(np.array_split(rng.permutation(len(texts)), 2)):
+        with open(out / shard_name(index), "wb") as f:
+            writer = ShardWriter(f, tok.dtype)
+            for ids in tok.encode_batch([texts[i] for i in part]):
+                writer.write(packer.add(np.append(ids, tok.eos_id).astype(tok.dtype)))
+        shards.append(writer.describe(shard_name(index)))
+    manifest = {"format": FORMAT, "seq_len": SEQ_LEN, "dtype": tok.dtype.name,
+                "vocab_size": tok.vocab_size, "eos_id": tok.eos_id, "shards": shards}
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    return out
+
+
+def run(tokens_dir, ckpt, *extra):
+    argv = ["--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu", "--dtype", "fp32",
+            "--batch-size", "4", "--grad-accum", "2", "--seq-len", str(SEQ_LEN), "--warmup-steps", "3",
+            "--log-every", "1", "--ckpt-dir", str(ckpt), "--ckpt-every", "7", *extra]
+    return loop.train(loop.parse_args(argv))
+
+
+def final_state(ckpt):
+    from corpus.train.checkpoint import latest
+
+    path = latest(str(ckpt))
+    return (path, torch.load(os.path.join(path, "model.pt")),
+            torch.load(os.path.join(path, "optimizer.pt")))
+
+
+def losses(ckpt):
+    rows = [json.loads(line) for line in (ckpt / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows}
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], dict):
+            assert_same(a[k], b[k])
+        elif isinstance(a[k], torch.Tensor):
+            assert torch.equal(a[k], b[k]), k
+        else:
+            assert a[k] == b[k], k
+
+
+def test_stopped_and_resumed_run_is_bit_identical(tokens_dir, tmp_path):
+    run(tokens_dir, tmp_path / "cut", "--max-steps", "10", "--schedule-steps", "20")
+    assert sorted(os.listdir(tmp_path / "cut")) == ["metrics.jsonl", "step-00000007", "step-00000010"]
+    run(tokens_dir, tmp_path / "cut", "--max-steps", "20")
+    run(tokens_dir, tmp_path / "whole", "--max-steps", "20")
+    path_a, model_a, optim_a = final_state(tmp_path / "cut")
+    path_b, model_b, optim_b = final_state(tmp_path / "whole")
+    assert path_a.endswith("step-00000020") and path_b.endswith("step-00000020")
+    assert_same(model_a, model_b)
+    assert_same(optim_a["state"], optim_b["state"])
+    assert losses(tmp_path / "cut") == losses(tmp_path / "whole")
+    trainer = json.loads((tmp_path / "cut" / "step-00000020" / "trainer.json").read_text())
+    assert trainer["cursor"] == 20 * 2 * 4 and trainer["step"] == 20
+
+
+def test_sigterm_checkpoints_then_resume_is_exact(tokens_dir, tmp_path):
+    ckpt = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "corpus.train", "--tokens", str(tokens_dir), "--preset", "tiny",
+           "--device", "cpu", "--dtype", "fp32", "--batch-size", "4", "--grad-accum", "2",
+           "--seq-len", str(SEQ_LEN), "--warmup-steps", "3", "--log-every", "1",
+           "--ckpt-dir", str(ckpt), "--ckpt-every", "100000", "--max-steps", "100000",
+           "--schedule-steps", "40"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (ckpt / "metrics.jsonl").exists() and len((ckpt / "metrics.jsonl").read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    from corpus.train.checkpoint import latest
+
+    killed_at = int(latest(str(ckpt)).rsplit("-", 1)[1])
+    assert 3 <= killed_at < 100000 and b"SIGTERM" in err
+    target = str(killed_at + 3)
+    run(tokens_dir, ckpt, "--max-steps", target, "--schedule-steps", "40")
+    run(tokens_dir, tmp_path / "whole", "--max-steps", target, "--schedule-steps", "40")
+    assert_same(final_state(ckpt)[1], final_state(tmp_path / "whole")[1])
+
+
+def test_loss_falls_on_real_text(tokens_dir, tmp_path):
+    run(tokens_dir, tmp_path / "c", "--max-steps", "40", "--lr", "3e-3", "--batch-size", "8")
+    curve = losses(tmp_path / "c")
+    first, last = np.mean([curve[s] for s in range(1, 6)]), np.mean([curve[s] for s in range(36, 41)])
+    assert first > 8.0 and last < first - 1.0, (first, last)
+
+
+def test_model_is_causal_and_presets_have_welm_shapes():
+    torch.manual_seed(0)
+    m = Transformer(preset("tiny", vocab_size=100, seq_len=16)).eval()
+    x = torch.randint(0, 100, (2, 16))
+    y = x.clone()
+    y[:, 10:] = (y[:, 10:] + 1) % 100
+    with torch.no_grad():
+        assert torch.allclose(m(x)[:, :10], m(y)[:, :10], atol=1e-6)
+        assert not torch.allclose(m(x)[:, 10:], m(y)[:, 10:])
+    for name, layers, hidden, heads, billions in [("1.3b", 24, 2048, 16, 1.36), ("2.7b", 32, 2560, 32, 2.70),
+                                                  ("10b", 32, 5120, 40, 10.47)]:
+        cfg = preset(name)
+        assert (cfg.n_layer, cfg.d_model, cfg.n_head, cfg.seq_len) == (layers, hidden, heads, 2048)
+        with torch.device("meta"):
+            assert round(Transformer(cfg).num_params() / 1e9, 2) == billions
+    assert flops_per_token(preset("1.3b"), 2048) == pytest.approx(9.37e9, rel=0.01)
+
+
+def test_ranks_read_disjoint_blocks_and_the_cursor_restores_position(tokens_dir):
+    r0, r1 = Batches(str(tokens_dir), 3, SEQ_LEN, 0, 2), Batches(str(tokens_dir), 3, SEQ_LEN, 1, 2)
+    rows = r0.shards.rows(0, 12)
+    cpu = torch.device("cpu")
+    for step in range(2):
+        (x0, y0), (x1, _) = r0.next(cpu), r1.next(cpu)
+        assert torch.equal(x0, torch.from_numpy(rows[6 * step:6 * step + 3, :-1].astype(np.int64)))
+        assert torch.equal(x1, torch.from_numpy(rows[6 * step + 3:6 * step + 6, :-1].astype(np.int64)))
+        assert torch.equal(x0[:, 1:], y0[:, :-1])
+    again = Batches(str(tokens_dir), 3, SEQ_LEN, 0, 2, cursor=r0.cursor)
+    assert torch.equal(again.next(cpu)[0], r0.next(cpu)[0])
+
+
+@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
+def test_two_processes_follow_the_single_process_run(tokens_dir, tmp_path, mode):
+    """torchrun with 2 CPU processes (gloo), 4 sequences each = one process with 8."""
+    common = ["--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu", "--dtype", "fp32",
+              "--grad-accum", "2", "--seq-len", str(SEQ_LEN), "--warmup-steps", "2", "--log-every", "1",
+              "--max-steps", "4"]
+    loop.train(loop.parse_args([*common, "--batch-size", "8", "--ckpt-dir", str(tmp_path / "one")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "corpus.train", *common, "--batch-size", "4", "--ckpt-dir", str(tmp_path / mode)]
+    if mode == "fsdp":
+        cmd.append("--fsdp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    one, two = losses(tmp_path / "one"), losses(tmp_path / mode)
+    assert one.keys() == two.keys() and all(abs(one[s] - two[s]) < 1e-4 for s in one)
+    for k, v in final_state(tmp_path / "one")[1].items():
+        assert torch.allclose(v, final_state(tmp_path / mode)[1][k], atol=1e-5), k
