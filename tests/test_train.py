@@ -166,19 +166,23 @@ def test_ranks_read_disjoint_blocks_and_the_cursor_restores_position(tokens_dir)
 
 
 @pytest.mark.parametrize("mode", ["ddp", "fsdp"])
-def test_two_processes_follow_the_single_process_run(tokens_dir, tmp_path, mode):
-    """torchrun with 2 CPU processes (gloo), 4 sequences each = one process with 8."""
+def test_two_processes_resume_the_single_process_run(tokens_dir, tmp_path, mode):
+    """A 2-step single-process checkpoint resumed by torchrun with 2 CPU processes (gloo) of
+    4 sequences each follows the single-process run with 8."""
     common = ["--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu", "--dtype", "fp32",
               "--grad-accum", "2", "--seq-len", str(SEQ_LEN), "--warmup-steps", "2", "--log-every", "1",
-              "--max-steps", "4"]
-    loop.train(loop.parse_args([*common, "--batch-size", "8", "--ckpt-dir", str(tmp_path / "one")]))
+              "--schedule-steps", "4"]
+    loop.train(loop.parse_args([*common, "--batch-size", "8", "--max-steps", "4",
+                                "--ckpt-dir", str(tmp_path / "one")]))
+    loop.train(loop.parse_args([*common, "--batch-size", "8", "--max-steps", "2",
+                                "--ckpt-dir", str(tmp_path / mode)]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "corpus.train", *common, "--batch-size", "4", "--ckpt-dir", str(tmp_path / mode)]
-    if mode == "fsdp":
-        cmd.append("--fsdp")
+           "-m", "corpus.train", *common, "--batch-size", "4", "--max-steps", "4",
+           "--ckpt-dir", str(tmp_path / mode)] + (["--fsdp"] if mode == "fsdp" else [])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=180)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert b"resumed from" in done.stderr
     one, two = losses(tmp_path / "one"), losses(tmp_path / mode)
     assert one.keys() == two.keys() and all(abs(one[s] - two[s]) < 1e-4 for s in one)
     for k, v in final_state(tmp_path / "one")[1].items():

@@ -91,8 +91,9 @@ def load(path: str, model, optimizer, d: parallel.Dist) -> dict:
     """Restore model, optimizer and this rank's random states; returns trainer.json."""
     with open(os.path.join(path, "trainer.json"), encoding="utf-8") as f:
         trainer = json.load(f)
-    model_state = torch.load(os.path.join(path, "model.pt"), map_location="cpu", weights_only=False)
-    optim_state = torch.load(os.path.join(path, "optimizer.pt"), map_location="cpu", weights_only=False)
+    # memory-mapped: the ranks of a node share the file's pages instead of a copy each
+    model_state = torch.load(os.path.join(path, "model.pt"), map_location="cpu", mmap=True)
+    optim_state = torch.load(os.path.join(path, "optimizer.pt"), map_location="cpu", mmap=True)
     parallel.load_state_dicts(model, optimizer, model_state, optim_state)
     rng = os.path.join(path, f"rng-{d.rank:05d}.pt")
     if os.path.exists(rng):

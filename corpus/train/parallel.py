@@ -100,6 +100,7 @@ def state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dic
 
 def load_state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer, model_state: dict,
                      optim_state: dict) -> None:
+    """Load full state dicts (every rank has them; FSDP keeps its shard)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
     set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state,
