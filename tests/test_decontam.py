@@ -67,7 +67,7 @@ def test_tokens_fold_width_case_space_punctuation_and_script():
     assert tokenize("abc").hashes[0] != tokenize("ab c").hashes[0]
     text = "Ｈｅｌｌｏ，世界 ﬁne！"
     t = tokenize(text)
-    assert [text[a:b] for a, b in zip(t.starts, t.ends)] == ["Ｈｅｌｌｏ", "世", "界", "ﬁne"]
+    assert [text[a:b] for a, b in zip(t.starts(), t.ends())] == ["Ｈｅｌｌｏ", "世", "界", "ﬁne"]
     assert t.hashes[3] == tokenize("fine").hashes[0]  # the ligature expands, offsets still map back
     # characters that are both traditional and simplified fold together, whichever way converted
     assert keys("我們瞭解這個座位像於此").tolist() == keys("我们了解这个坐位象于此").tolist()
@@ -77,8 +77,10 @@ def test_tokens_fold_width_case_space_punctuation_and_script():
 
 
 def test_windows_and_tokenize_many_keep_texts_apart():
-    tokens, owner = tokenize_many(["甲乙丙", "", "x y"])
-    assert owner.tolist() == [0, 0, 0, 2, 2] and tokens.starts.tolist() == [0, 1, 2, 0, 2]
+    tokens, owner, begins = tokenize_many(["甲乙丙", "", "x ⑴y"])
+    assert owner.tolist() == [0, 0, 0, 2, 2, 2] and begins.tolist() == [0, 4, 5]
+    assert (tokens.starts() - begins[owner]).tolist() == [0, 1, 2, 0, 2, 3]  # ⑴ is "(1)": a token "1"
+    assert (tokens.ends() - begins[owner]).tolist() == [1, 2, 3, 1, 3, 4]
     w = Windows(tokenize("一二三四五一二三").hashes)
     k = w.keys(3)
     assert k[0] == k[5] and len(set(k.tolist())) == 5

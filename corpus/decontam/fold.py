@@ -28,11 +28,12 @@ import numpy as np
 import xxhash
 
 U64 = np.uint64
-TABLE_END = 0x323B0  # code points past the last CJK extension block are separators
-SEP, CJK, WORD = 0, 1, 2
+LAST_CJK = 0x323AF  # the last code point of the last CJK extension block
+TABLE_END = LAST_CJK + 2  # the last entry is a separator that stands for every later code point
+SEP, CJK, WORD, EXPANDS = 0, 1, 2, 3
 _CJK_RANGES = [(0x1100, 0x11FF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3040, 0x312F),
                (0x3130, 0x318F), (0x31A0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
-               (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, TABLE_END - 1)]
+               (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, LAST_CJK)]
 _DICTIONARIES = ("STCharacters", "TSCharacters")
 
 
@@ -43,30 +44,34 @@ def mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> U64(31))
 
 
-def token_hashes(char_values: np.ndarray, offsets: np.ndarray, firsts: np.ndarray | None = None):
-    """Hashes of tokens from their folded code points and offsets within the token; `firsts`
-    are where tokens begin (None: every character is a token)."""
-    values = mix(char_values | (offsets << U64(32)))
-    return mix(values if firsts is None else np.add.reduceat(values, firsts))
+_OFFSET_WEIGHTS = mix(np.arange(1, 4097, dtype=U64) << U64(40)) | U64(1)  # odd, one per offset mod 4096
+
+
+def token_hashes(char_hashes: np.ndarray, offsets: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """Hashes of tokens: mix(sum of char_hash * weight(offset in the token)), a multilinear
+    hash; `char_hashes` of every character of the tokens, `firsts` where each token begins."""
+    return mix(np.add.reduceat(char_hashes * _OFFSET_WEIGHTS[offsets & 4095], firsts))
 
 
 @dataclass(frozen=True)
 class Tables:
     fold1: np.ndarray    # int32: the folded code point, where folding gives exactly one
-    expands: np.ndarray  # bool: folding gives zero or several code points
     start: np.ndarray    # int32: where the folded code points begin in `data`
     length: np.ndarray   # int32: how many there are
     data: np.ndarray     # int32: all folded code points
     cls: np.ndarray      # uint8: SEP, CJK or WORD of a folded code point
+    char: np.ndarray     # uint64: the hash of a folded code point
     tok1: np.ndarray     # uint64: the hash of a folded code point as a one-character token
-    cls_in: np.ndarray   # uint8: the class of an input code point's (single) folded form
-    tok1_in: np.ndarray  # uint64: the hash of an input code point's folded form as a token
+    cls_in: np.ndarray   # uint8: the class of an input code point's folded form; EXPANDS if it
+                         # folds to several code points of which some are not separators (…: SEP)
+    char_in: np.ndarray  # uint64: `char` of an input code point's folded form
+    tok1_in: np.ndarray  # uint64: `tok1` of an input code point's folded form
     variant_classes: int
 
     @property
     def digest(self) -> str:
         h = xxhash.xxh3_64()
-        for a in (self.length, self.data, self.cls):
+        for a in (self.length, self.data, self.cls, self.char, _OFFSET_WEIGHTS):
             h.update(a.tobytes())
         return h.hexdigest()
 
@@ -79,7 +84,7 @@ def tables() -> Tables:
     variants = variant_representatives(opencc_dictionaries())
     folded = []
     for cp in range(TABLE_END):
-        ch = "" if 0xD800 <= cp <= 0xDFFF else chr(cp)
+        ch = "\0" if 0xD800 <= cp <= 0xDFFF else chr(cp)  # lone surrogates: separators
         folded.append(unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", ch).lower()))
     han = [i for i, s in enumerate(folded) if any(_is_cjk(ord(c)) for c in s)]
     converted = opencc.OpenCC("t2s").convert("\n".join(folded[i] for i in han)).split("\n")
@@ -93,13 +98,16 @@ def tables() -> Tables:
     data = np.array([ord(c) if ord(c) < TABLE_END else 0 for s in folded for c in s], dtype=np.int32)
     fold1 = np.where(length == 1, data[np.minimum(start, data.size - 1)], 0).astype(np.int32)
     cls = np.zeros(TABLE_END, dtype=np.uint8)
-    for cp in range(TABLE_END):
+    for cp in range(LAST_CJK + 1):
         ch = chr(cp)
         if ch.isalnum() or unicodedata.category(ch).startswith("M"):
             cls[cp] = CJK if _is_cjk(cp) else WORD
-    tok1 = token_hashes(np.arange(TABLE_END, dtype=U64), np.zeros(TABLE_END, dtype=U64))
+    char = mix(np.arange(1, TABLE_END + 1, dtype=U64))
+    tok1 = token_hashes(char, np.zeros(TABLE_END, dtype=U64), np.arange(TABLE_END))
     n_classes = len(set(variants.values()))
-    return Tables(fold1, length != 1, start, length, data, cls, tok1, cls[fold1], tok1[fold1], n_classes)
+    has_token = np.add.reduceat(cls[data] > 0, start) > 0  # start < data.size: every length >= 1
+    cls_in = np.where(length == 1, cls[fold1], np.where(has_token, EXPANDS, SEP)).astype(np.uint8)
+    return Tables(fold1, start, length, data, cls, char, tok1, cls_in, char[fold1], tok1[fold1], n_classes)
 
 
 def _is_cjk(cp: int) -> bool:

@@ -50,31 +50,27 @@ def find_matches(texts: list[str], index: Index, t: Tables | None = None) -> Mat
 
 
 def _chunk_matches(texts: list[str], index: Index, t: Tables | None) -> Matches:
-    tokens, owner = tokenize_many(texts, t)
+    tokens, owner, begins = tokenize_many(texts, t)
     windows = Windows(tokens.hashes)
-    found_at, found_len, found_key = [], [], []
+    found_at, found_len = [], []
 
-    def screen(starts: np.ndarray, m: int, keyset) -> None:
-        starts = starts[starts + m <= len(tokens)]
-        starts = starts[owner[starts] == owner[starts + m - 1]]  # within one text
-        keys = windows.keys_at(starts, m)
-        hit = keyset.contains(keys)
-        found_at.append(starts[hit])
-        found_len.append(np.full(int(hit.sum()), m, dtype=np.int64))
-        found_key.append(keys[hit])
+    def keep(at: np.ndarray, m: int) -> None:
+        at = at[owner[at] == owner[at + m - 1]]  # within one text (checked for hits only)
+        found_at.append(at)
+        found_len.append(np.full(at.size, m, dtype=np.int64))
 
-    everywhere = np.arange(len(tokens))
-    screen(everywhere, index.n, index.ngrams)
+    keep(np.flatnonzero(index.ngrams.contains(windows.keys(index.n))), index.n)
     if index.whole:
-        k = index.min_tokens
-        ok = everywhere[everywhere + k <= len(tokens)]
-        candidates = ok[index.prefixes.contains(windows.keys_at(ok, k))]
+        candidates = np.flatnonzero(index.prefixes.contains(windows.keys(index.min_tokens)))
         for m, keyset in sorted(index.whole.items()):
-            screen(candidates, m, keyset)
-    at, length, key = np.concatenate(found_at), np.concatenate(found_len), np.concatenate(found_key)
+            at = candidates[candidates + m <= len(tokens)]
+            keep(at[keyset.contains(windows.keys_at(at, m))], m)
+    at, length = np.concatenate(found_at), np.concatenate(found_len)
     order = np.argsort(at, kind="stable")
-    at, length, key = at[order], length[order], key[order]
-    return Matches(owner[at], key, tokens.starts[at], tokens.ends[at + length - 1])
+    at, length = at[order], length[order]
+    doc = owner[at]
+    return Matches(doc, windows.keys_at(at, length), tokens.starts(at) - begins[doc],
+                   tokens.ends(at + length - 1) - begins[doc])
 
 
 def cut(text: str, spans: list[tuple[int, int]], margin: int,
