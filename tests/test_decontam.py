@@ -400,3 +400,36 @@ def test_stage_on_spark(spark, shared, tmp_path):
     assert dict(cut_doc["meta"])["decontam_cuts"] == "1"
     assert squeeze(chunks[5][-50:].split()) in squeeze(cut_doc["text"].split())
     assert len(cut_doc["text"]) < len(chunks[4]) + len(chunks[5]) - 400  # the passage and two margins
+
+
+def test_report_and_notebook_helpers(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from corpus.decontam import inspect as di
+    from corpus.decontam.stage import summarize
+
+    path = write_registry(tmp_path, [
+        {"name": "a", "lang": "zh", "path": "a.jsonl", "format": "jsonl", "fields": ["t"], "id": "id"},
+        {"name": "b", "lang": "en", "path": "b.jsonl", "format": "jsonl", "fields": ["t"], "id": "id"}],
+        {"a.jsonl": "".join(json.dumps({"id": i, "t": t}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(["学而时习之不亦说乎有朋自远方来不亦乐乎", "好的", "温故而知新可以为师矣"])),
+         "b.jsonl": json.dumps({"id": "x", "t": "<b>" + " ".join(f"w{i}" for i in range(20))}) + "\n"})
+    s = cfg_for(path)
+    index, item_keys, info = prepare_index(s)
+    owners = item_keys.owners(np.unique(find_matches(["子曰：学而时习之，不亦说乎？有朋自远方来，不亦乐乎？"], index).key))
+    example = {"benchmark": "a", "item": "a.jsonl:0", "ngram": "学而时习之", "before": "<子曰>", "after": "。",
+               "doc_id": "f" * 32, "source": "books", "action": "dropped"}
+    report = summarize(info, owners, item_keys, 10, s, {"a": 1}, {"dropped": 1}, [example])
+    bench = di.benchmark_frame(report)
+    assert bench.loc["a"].to_dict() == {"lang": "zh", "files": 1, "items": 3, "matched_whole": 1, "too_short": 1,
+                                        "items_hit": 1, "items_hit_share": 1 / 3, "docs_hit": 1}
+    assert bench.loc["b", "items_hit"] == 0 and report["docs_contaminated"] == 1 and report["docs_cut"] == 0
+    assert report["benchmarks"][0]["items_too_short_ids"] == ["a.jsonl:1"]
+    assert di.index_frame(report).loc["distinct n-grams", "value"] == "8"  # 3 of a:0 (19 tokens), 5 of b:x (21)
+    html = di.examples_html(report)
+    assert f"class='{di.EXAMPLES_CLASS}'" in html and "&lt;子曰&gt;<mark>学而时习之</mark>。" in html
+    assert di.examples_html({"benchmarks": []}) == "<p>no contaminated documents</p>"
+    funnel = [{"stage": "decontaminate", "in_docs": 10, "in_chars": 100, "kept_docs": 9, "kept_chars": 90,
+               "dropped": [{"reason": "contaminated", "docs": 1, "chars": 10}]}]
+    f = di.stage_funnel(funnel).set_index("outcome")
+    assert f["docs"].to_dict() == {"in": 10, "kept": 9, "contaminated": 1} and f.loc["kept", "chars_share"] == 0.9
+    assert isinstance(f, pd.DataFrame)

@@ -17,6 +17,7 @@ from tests.conftest import REPO, SAMPLE
 
 NOTEBOOK = REPO / "notebooks" / "filter_stats.ipynb"
 DEDUP_NOTEBOOK = REPO / "notebooks" / "dedup.ipynb"
+DECONTAM_NOTEBOOK = REPO / "notebooks" / "decontamination.ipynb"
 INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
 
 
@@ -411,7 +412,7 @@ def test_side_by_side_html(dedup_run):
 
 # --- the notebooks on a real run of the sample --------------------------------------------------
 
-@pytest.mark.parametrize("path", [NOTEBOOK, DEDUP_NOTEBOOK], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [NOTEBOOK, DEDUP_NOTEBOOK, DECONTAM_NOTEBOOK], ids=lambda p: p.stem)
 def test_notebook_is_stored_without_outputs(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
@@ -422,11 +423,11 @@ def test_notebook_is_stored_without_outputs(path):
 
 @pytest.fixture(scope="module")
 def sample_run(spark, tmp_path_factory):
-    """The sample through ingest, clean and dedup (one run serves both notebooks)."""
+    """The sample through ingest, clean, dedup and decontaminate (one run serves every notebook)."""
     from corpus import pipeline
 
     out = tmp_path_factory.mktemp("nbrun") / "sample"
-    pipeline.run_pipeline(str(out), INPUTS, load_config(), stages=["ingest", "clean", "dedup"])
+    pipeline.run_pipeline(str(out), INPUTS, load_config(), stages=["ingest", "clean", "dedup", "decontaminate"])
     return out
 
 
@@ -476,3 +477,16 @@ def test_dedup_notebook_runs_on_the_sample_run(sample_run, monkeypatch):
     assert tables, "no side-by-side table"
     assert all("<b>representative</b>" in t and "Hamming " in t for t in tables)
     assert any('<span class="ins">' in t and "<b>near_duplicate</b>" in t for t in tables)  # the sample has some
+
+
+def test_decontamination_notebook_runs_on_the_sample_run(sample_run, shared, monkeypatch):
+    from corpus.decontam.inspect import EXAMPLES_CLASS
+
+    outputs, stdout, _ = _execute(DECONTAM_NOTEBOOK, sample_run, monkeypatch)
+    assert "'decontaminate'" in stdout and "documents contaminated" in stdout
+    plain = "".join(o.data.get("text/plain", "") for o in outputs if "data" in o)
+    for word in ("contaminated", "distinct n-grams", "items_hit", "cmmlu", "gsm8k", "c3"):
+        assert word in plain, word
+    assert [o for o in outputs if "data" in o and "image/png" in o.data]  # documents hit per benchmark
+    tables = [o.data["text/html"] for o in outputs if "data" in o and EXAMPLES_CLASS in o.data.get("text/html", "")]
+    assert tables and "<mark>" in tables[0] and "cmmlu" in tables[0]  # the sample's 论语 is quoted by CMMLU

@@ -230,6 +230,8 @@ def report(contaminated, info: dict, owners: dict[int, list[int]], item_keys: ix
               .where(F.col("k") <= s.report_examples).orderBy("e.benchmark", "id").collect())
     outcome = {("dropped" if r["reason"] else "cut"): r["count"]
                for r in contaminated.groupBy("reason").count().collect()}
+    outcome["chars_removed_by_cuts"] = contaminated.where(F.col("reason").isNull()).select(
+        F.sum(F.col("meta")["decontam_removed_chars"].cast("long"))).first()[0] or 0
     return summarize(info, owners, item_keys, docs_in, s, docs_hit, outcome,
                      [{"doc_id": r["id"], "source": r["source"], "action": "dropped" if r["reason"] else "cut",
                        **r["e"].asDict()} for r in picked])
@@ -237,7 +239,8 @@ def report(contaminated, info: dict, owners: dict[int, list[int]], item_keys: ix
 
 def summarize(info: dict, owners: dict[int, list[int]], item_keys: ix.ItemKeys, docs_in: int,
               s: Settings, docs_hit: dict[str, int], outcome: dict[str, int], examples: list[dict]) -> dict:
-    """The report from what the passes found (see `report`)."""
+    """The report from what the passes found (see `report`); `outcome` counts documents
+    dropped and cut and the characters cuts removed."""
     names = np.array(item_keys.benchmark, dtype=object)
     hit_items = np.zeros(len(names), dtype=bool)
     hit_items[sorted({i for lst in owners.values() for i in lst})] = True
@@ -253,6 +256,8 @@ def summarize(info: dict, owners: dict[int, list[int]], item_keys: ix.ItemKeys, 
             "items_too_short_ids": [item_keys.item_id[i] for i in short[:10]],
             "items_hit": int((hit_items & mine).sum()), "docs_hit": int(docs_hit.get(name, 0)),
             "examples": [e for e in examples if e["benchmark"] == name]})
+    dropped, cut_docs = outcome.get("dropped", 0), outcome.get("cut", 0)
     return {"docs_in": docs_in, "action": s.action, "n": s.n, "min_tokens": s.min_tokens,
-            "docs_contaminated": sum(outcome.values()), "docs_dropped": outcome.get("dropped", 0),
-            "docs_cut": outcome.get("cut", 0), "index": info, "benchmarks": benchmarks}
+            "docs_contaminated": dropped + cut_docs, "docs_dropped": dropped, "docs_cut": cut_docs,
+            "chars_removed_by_cuts": outcome.get("chars_removed_by_cuts", 0), "index": info,
+            "benchmarks": benchmarks}
