@@ -63,7 +63,7 @@ def main() -> None:
     print(f"{summary['documents']:,} documents, {summary['characters']:,} characters: "
           f"{summary['documents_hit']} documents hit, {summary['items_hit']} items")
     for h in out:
-        print(f"\n{h['locator']}  {h['benchmark']} {h['item']}  ({h['windows']} windows)")
+        print(f"\n{h['locator']}  {h['benchmark']} {h['item']}  ({h['windows']} matching windows)")
         print(f"  doc:  {h['context']!r}")
         print(f"  item: {h['item_text']!r}")
 

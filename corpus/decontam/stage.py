@@ -200,8 +200,9 @@ def decontaminate_outcomes_df(spark, docs, docs_in: int, cfg: Mapping, run):
     bc = spark.sparkContext.broadcast((index, tables()))
     in_schema = to_arrow_schema(docs.schema)
     scan_schema = pa.schema(list(in_schema) + HIT_FIELDS)
+    # whole documents, read twice (matched and not): kept on disk, not on the heap
     scanned = docs.mapInArrow(lambda bs: (scan_batch(b, *bc.value) for b in bs),
-                              spark_schema(scan_schema)).persist(StorageLevel.MEMORY_AND_DISK)
+                              spark_schema(scan_schema)).persist(StorageLevel.DISK_ONLY)
     hit = F.size("decontam_keys") > 0
     matched = [r[0] for r in scanned.where(hit).select(F.explode("decontam_keys")).distinct().collect()]
     owners = item_keys.owners(np.array(matched, dtype=np.int64).view(U64))
