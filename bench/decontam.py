@@ -97,7 +97,8 @@ def main() -> None:
     from corpus.config import load_config
     from corpus.decontam.fold import tables
     from corpus.decontam.registry import load_registry
-    from corpus.decontam.stage import apply_batch, prepare_index, scan_batch, settings
+    from corpus.decontam.stage import (EXAMPLES_FIELD, OUTCOME_FIELDS, apply_batch, prepare_index, scan_batch,
+                                       settings)
     from corpus.schema import DOC_SCHEMA
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -136,10 +137,8 @@ def main() -> None:
     keys = np.unique(np.concatenate([np.array(m.column("decontam_keys").flatten(), dtype=np.int64) for m in matched]))
     c0 = time.process_time()
     owners = item_keys.owners(keys.view(np.uint64))
-    names = {i: (item_keys.benchmark[i], item_keys.item_id[i]) for lst in owners.values() for i in lst}
-    out_schema = pa.schema(list(DOC_SCHEMA) + [pa.field("reason", pa.string()), pa.field("detail", pa.string()),
-                                               pa.field("_examples", pa.list_(pa.struct(
-                                                   [(f, pa.string()) for f in ("benchmark", "item", "ngram", "before", "after")])))])
+    names = item_keys.names(owners)
+    out_schema = pa.schema(list(DOC_SCHEMA) + OUTCOME_FIELDS + [EXAMPLES_FIELD])
     for m in matched:
         apply_batch(m, owners, names, s, out_schema)
     apply_cpu = time.process_time() - c0
@@ -177,12 +176,14 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     o, p = result["ours"], result["python"]
-    print(f"{result['documents']:,} documents, {result['megabytes']:.1f} MB of text ({result['planted']} planted items); "
+    print(f"{result['documents']:,} documents, {result['megabytes']:.1f} MB of text "
+          f"({result['planted']} planted items); "
           f"{result['items']:,} evaluation items of {', '.join(result['benchmarks'])}")
     print(f"{'engine':10s} {'scan cpu s':>10s} {'MB/cpu-s':>9s} {'docs hit':>8s} {'index keys':>11s} "
           f"{'index MB':>9s} {'B/key':>6s} {'GB/100M keys':>12s} {'build cpu s':>11s}")
     for name, r in (("ours", o), ("python", p)):
-        print(f"{name:10s} {r['scan_cpu_s']:10.2f} {r['mb_per_cpu_s']:9.2f} {r['docs_matched']:8d} {r['index_keys']:11,d} "
+        print(f"{name:10s} {r['scan_cpu_s']:10.2f} {r['mb_per_cpu_s']:9.2f} {r['docs_matched']:8d} "
+              f"{r['index_keys']:11,d} "
               f"{r['index_bytes'] / 1e6:9.1f} {r['bytes_per_key']:6.1f} {r['gb_per_100m_keys']:12.2f} "
               f"{r['index_build_cpu_s']:11.2f}")
     print(f"ours / python: {result['speedup']:.1f}x MB per CPU-second; "

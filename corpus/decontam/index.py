@@ -1,4 +1,4 @@
-"""The index of evaluation n-grams: sorted arrays of 64-bit keys with a bitmap pre-screen.
+"""The index of evaluation n-grams: sorted arrays of 64-bit keys behind a Bloom filter.
 
 `ngrams` holds the n-grams of every item of at least n tokens. An item shorter than n but of
 at least `min_tokens` tokens is matched whole: `whole[m]` holds the keys of whole items of m
@@ -8,8 +8,9 @@ report counts them).
 
 A `KeySet` answers membership with a Bloom filter of 12 bits per key (three probes; rules out
 ~99% of absent keys with one to three random accesses) and then a binary search
-(np.searchsorted) for what passes: 9.5 bytes per key in memory. Executors get the index by broadcast. Which items own a key is needed only for
-the keys that documents match, on the driver: `ItemKeys` lists every item's keys in item order.
+(np.searchsorted) for what passes: 9.5 bytes per key in memory. Executors get the index by
+broadcast. Which items own a key is needed only for the keys that documents match, on the
+driver: `ItemKeys` lists every item's keys in item order.
 
 On disk (`save`/`load`, any fsspec filesystem), a folder per registry version: `ngrams.npy`,
 `prefixes.npy`, `whole-<m>.npy`, `item_keys.npy`, `item_offsets.npy`, `items.json`, `index.json`.
@@ -37,8 +38,8 @@ _MAX_BITS = (1 << 32) - 8
 class KeySet:
     """A sorted array of distinct uint64 keys, screened by a Bloom filter: three probes into a
     bitmap of BITS_PER_KEY bits per key, each taken from a different 32-bit slice of the key
-    (every bit of a key is random-looking). About 1% of absent keys pass the filter and go on to a
-    binary search."""
+    (every bit of a key is random-looking). About 1% of absent keys pass the filter and go on
+    to a binary search."""
 
     def __init__(self, keys: np.ndarray):
         self.keys = np.asarray(keys, dtype=U64)
@@ -115,6 +116,10 @@ class ItemKeys:
             if not lst or lst[-1] != item:
                 lst.append(item)
         return out
+
+    def names(self, owners: dict[int, list[int]]) -> dict[int, tuple[str, str]]:
+        """(benchmark, item id) of every item in `owners`."""
+        return {i: (self.benchmark[i], self.item_id[i]) for items in owners.values() for i in items}
 
 
 def build_index(items: Iterable[Item], n: int, min_tokens: int) -> tuple[Index, ItemKeys]:

@@ -114,7 +114,8 @@ def prepare_index(s: Settings, default_dir: tuple | None = None, log=print):
     else:
         index, item_keys, _ = ix.load(fs, folder)
     info = {"registry": str(s.registry), "root": str(reg.root), "version": version, "path": folder,
-            "built": built, "missing": reg.missing, "variant_classes": tables().variant_classes, "ngrams": len(index.ngrams),
+            "built": built, "missing": reg.missing, "variant_classes": tables().variant_classes,
+            "ngrams": len(index.ngrams),
             "whole_item_keys": index.size - len(index.ngrams), "bytes_in_memory": index.nbytes,
             "benchmarks": {b.name: {"lang": b.lang, "files": len(reg.files[b.name])} for b in reg.benchmarks}}
     return index, item_keys, info
@@ -169,8 +170,9 @@ def apply_batch(batch: pa.RecordBatch, owners: dict[int, list[int]], items: dict
 
 def decontaminate_batches(batches: Iterable[pa.RecordBatch], index: ix.Index, item_keys: ix.ItemKeys,
                           s: Settings) -> Iterable[pa.RecordBatch]:
-    """Both passes over batches in one process (for tests and benchmarks; Spark splits them):
-    outcome batches with `_examples`, matched documents after the others of each batch."""
+    """Both passes over batches in one process, without Spark (the stage runs them as two
+    Spark passes): outcome batches with `_examples`, matched documents after the others of
+    each batch."""
     for batch in batches:
         scanned = scan_batch(batch, index)
         hit = pc.greater(pc.list_value_length(scanned.column("decontam_keys")), 0)
@@ -181,8 +183,7 @@ def decontaminate_batches(batches: Iterable[pa.RecordBatch], index: ix.Index, it
         matched = scanned.filter(hit)
         keys = np.array(matched.column("decontam_keys").flatten(), dtype=np.int64).view(U64)
         owners = item_keys.owners(np.unique(keys))
-        items = {i: (item_keys.benchmark[i], item_keys.item_id[i]) for lst in owners.values() for i in lst}
-        yield apply_batch(matched, owners, items, s, schema)
+        yield apply_batch(matched, owners, item_keys.names(owners), s, schema)
 
 
 # --- on Spark ------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def decontaminate_outcomes_df(spark, docs, docs_in: int, cfg: Mapping, run):
     hit = F.size("decontam_keys") > 0
     matched = [r[0] for r in scanned.where(hit).select(F.explode("decontam_keys")).distinct().collect()]
     owners = item_keys.owners(np.array(matched, dtype=np.int64).view(U64))
-    items = {i: (item_keys.benchmark[i], item_keys.item_id[i]) for lst in owners.values() for i in lst}
+    items = item_keys.names(owners)
     out_schema = pa.schema(list(in_schema) + OUTCOME_FIELDS + [EXAMPLES_FIELD])
     contaminated = scanned.where(hit).mapInArrow(
         lambda bs: (apply_batch(b, owners, items, s, out_schema) for b in bs),
