@@ -11,8 +11,9 @@ dedup stage on Spark local mode at 100k and 1M documents.
     news,forums,web,warc} as the ingest readers cut them: book chapters, poems, news articles,
     reviews and dialogues, web pages; exact duplicate texts kept once; Chinese and English):
 
-      ours/simhash        corpus.dedup.simhash.simhash(text, shingle=3, min_features=16)
-      ours/Fingerprinter  corpus.dedup.fingerprint.Fingerprinter(cfg) (OpenCC t2s, then simhash)
+      ours/simhash        corpus.dedup.simhash.simhash_batch(texts, shingle=3, min_features=16)
+                          over batches of 1,024 documents (as the stage's Arrow batches)
+      ours/Fingerprinter  corpus.dedup.fingerprint.Fingerprinter(cfg).batch (OpenCC t2s first)
       python simhash      a plain pure-Python SimHash: the same tokens (each CJK character, each
                           run of other letters/digits, one regex), 3-token shingles, xxhash.xxh64
                           per distinct shingle, raw term-frequency weights, a Python loop over
@@ -53,97 +54,12 @@ dedup stage on Spark local mode at 100k and 1M documents.
     Also the (table, key) rows = documents x tables of the layout, and the candidate-pairs
     physical plan (`explain()`), checked for driver-side collection.
 
-Commands for the figures below:
+Commands:
 
     python bench/dedup.py --skip-stage                                                   # (a)
-    python bench/dedup.py --skip-fingerprint --sizes 100000 1000000 --driver-memory 8g   # (b)
-    python bench/dedup.py --skip-fingerprint --sizes 100000 --driver-memory 8g \\
-        --conf spark.sql.shuffle.partitions=8
+    python bench/dedup.py --skip-fingerprint --sizes 100000 1000000                      # (b)
 
-Results (2-core VM shared with other jobs, Python 3.11.7, pyspark 3.5.9, Java 17, numpy 2.4,
-datasketch 2.0.0, 2026-11-26; the load average (1 min) of the machine is given with each run):
-
-  (a) 2,898 documents, 6.05 M characters (2,620 zh, 278 en; 29 files), best of 3, load 0.6-1.0:
-
-      engine                      CPU s   docs/CPU-s   M chars/CPU-s
-      ours/simhash                 0.91        3,191           6.66
-      ours/Fingerprinter (t2s)     1.07        2,702           5.64
-      python simhash              19.16          151           0.32
-      datasketch MinHash           4.40          658           1.37
-      datasketch MinHash.bulk      3.90          743           1.55
-
-      simhash / python simhash x21.1 (target 20: met), Fingerprinter / python x17.9;
-      simhash / datasketch x4.8, / datasketch bulk x4.3 (target 10: NOT met), Fingerprinter /
-      datasketch bulk x3.6. (An earlier run: x21.0, x4.6, x4.0.)
-      By length, same run: under 200 characters (1,668 documents, avg 67) x2.9 python and
-      x0.8 datasketch bulk (slower); 200-1k (381, avg 504) x12.5 / x2.7; 1k and over (849, avg
-      6,763) x27.2 / x5.7. simhash has a fixed cost of ~190 us per call (a 46-character review:
-      token_hashes 95 us, ~20 numpy calls), which dominates short forum posts. For a
-      2,800-character document (~420 us): token_hashes ~150 us (two cumprods of P and P^-1 over
-      the whole document on every call), the 64-bit vote ~170 us (a features x 64 float64
-      matrix built by shifting, then a matmul), np.unique ~40 us, lower/encode ~20 us, shingles
-      ~17 us. A prototype with the powers precomputed once and the bits taken by np.unpackbits
-      (votes = 2 w.b - sum w) ran ~260 us (x1.6; 947/950 fingerprints identical, the others
-      differ by float rounding near ties): ~x7 datasketch bulk, still short of x10; reaching it
-      needs fingerprinting a whole Arrow batch per numpy pass (no per-document calls).
-
-  (b) run_stage("dedup"), local[2], k=3 (choose_layout), max_bucket 1000:
-
-      docs       Parquet   settings                          wall s  docs/s  CPU s (JVM / Py)   load
-      100,000    160 MB    project defaults, 8g heap          152.0     658  290 (247 / 41)     0.3->3.9
-      100,000    160 MB    same, machine busy                 365.4     274  -                  6.5->7.1
-      100,000    160 MB    + spark.sql.shuffle.partitions=8    57.7   1,732  110 (76 / 34)      3.5->3.5
-      1,000,000  1.61 GB   project defaults, 8g heap          987.1   1,013  722 + Py (~400)*   7.1->3.5
-      1,000,000  1.61 GB   project defaults (4g heap)         failed after ~3.5 min: Java heap
-                                                              OOM in the fingerprint+cache stage
-
-      * that run's Python-worker CPU was not captured (PySpark's daemon ignores SIGCHLD, so
-        exited workers' time vanishes; TreeCpu samples since); ~400 s is 10x the 100k run's.
-      "project defaults": rules/pipeline.yaml's spark.conf (200 shuffle partitions, AQE with
-      canChangeCachedPlanOutputPartitioning) with spark.driver.memory raised from 4g to 8g.
-
-      Growth 100k -> 1M (same run, both on a busy machine): wall x2.70 for x10 documents
-      (exponent 0.43): sub-linear because at 100k the fixed cost dominates - ~94 Spark stages,
-      most of them 200 (or 400) tasks over a few thousand rows each. Against the quiet 100k run,
-      x6.5. The marginal cost is ~0.7 ms of wall per document on 2 cores; 1M took 16.5 min on a
-      machine busy with another Spark job (target 15 min: missed there; the Python fingerprint
-      stage alone is ~400 s of it: 806 s of task time over 2 slots).
-      Phases at 1M (from Spark's job times): dedup_outcomes_df 553 s (fingerprints + cache,
-      exact dedup, pairs, connected components), the report's collects 343 s, run_stage's
-      counts and writes 87 s.
-      Measured at 1M: 10 tables -> 9,276,820 (table, key) rows per exchange (survivors x 10),
-      484 MB of shuffle each (52 B/row), written 3 times (the exchange is not shared by the
-      two join sides and the capped side); the final join of the decisions back to the full
-      documents 1,997 MB (2.0 KB/document); the report's preview join 677 MB; total shuffle
-      written 5.25 GB (5.2 KB/document); peak persisted data 4.08 GB in memory; still persisted
-      after run_stage returned: 2.1 GB (5 RDDs). Outcomes: 72,284 exact and 65,649 near
-      duplicates; 50,342 exact and 149,833 near duplicates were planted. 72,284 is exactly
-      1M - 927,716 distinct exact keys (checked offline): the extra exact duplicates are the
-      generator's (single-unit documents drawn again from the small pools, 1,610-44,821 units;
-      reorder/s2t copies that change nothing). The near-duplicate share found matches the k=3
-      recall of bench/dedup_recall.py (s2t copies ~99%, the other kinds 2-55%).
-
-Executor memory per 100M documents (reasoned from the 1M measurements above, k=3):
-
-  * What scales with the corpus is shuffle and spilled cache, i.e. disk. choose_layout(3, 100M)
-    has 20 tables (twice 1M's 10): 0.93 x 100M survivors x 20 = 1.9 G (table, key) rows x 52 B
-    = ~97 GB per exchange, ~290 GB as the stage runs now (3 exchanges). The join back to the
-    documents ~200 GB (2 KB/document), the report's preview join ~68 GB, the rest ~50 GB:
-    ~0.6 TB of shuffle. Persisted data peaked at 4.1 KB/document: ~0.4 TB, MEMORY_AND_DISK, so
-    it spills; ~0.2 TB of it stays persisted after the stage.
-  * Executor memory is set by the task, not the corpus, once spark.sql.shuffle.partitions is
-    sized to the data (0.6 TB / 200 MB ~ 3,000 partitions; the default 200 would make 3 GB
-    partitions). Measured floor: local[2] with a 4g heap (2 GB per core) ran out of heap at
-    1M documents while fingerprinting and caching the documents (long text columns: the
-    Parquet vectorized reader asked for 3.2 MB contiguous buffers next to ~4 GB of cached
-    blocks); 8g (4 GB per core) ran. So: ~4 GB of heap per executor core, e.g. 64 cores x 4 GB
-    = 256 GB of executor memory for 100M documents (the time, not the memory, grows with the
-    corpus), plus ~1 TB of local disk for shuffle and spilled caches. Keeping the persisted data
-    in memory instead would need ~0.4 TB of storage memory, ~1.3 TB of heap at Spark's
-    default fractions - not needed. The driver holds only counts and the report: 2-4 GB.
-  * Buckets are capped at max_bucket = 1000, so the self-join never buffers more than 1,000
-    rows of one key; a larger k multiplies the (table, key) rows: k=4 has 70 tables at 100M
-    (x3.5), k=6 1,716 (x86) - see bench/dedup_recall.py.
+Results, the memory needed per 100M documents and what they mean: bench/README.md.
 """
 
 from __future__ import annotations
@@ -341,7 +257,7 @@ def bench_fingerprints(docs: list[dict], repeat: int) -> dict:
         results[name] = {"cpu_s": best[0], "wall_s": best[1], "docs_per_cpu_s": len(texts) / best[0],
                          "docs_per_s": len(texts) / best[1],
                          "mchars_per_cpu_s": sum(map(len, texts)) / best[0] / 1e6}
-    # by document length: ours has a fixed cost per call (~20 numpy calls), the others do not
+    # by document length: short documents show the fixed costs per document of each engine
     by_length = {}
     for lo, hi, name in ((0, 200, "<200"), (200, 1000, "200-1k"), (1000, 10 ** 9, ">=1k")):
         sub = [t for t in texts if lo <= len(t) < hi]

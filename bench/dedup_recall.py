@@ -36,49 +36,7 @@ candidate_pairs_df is checked against brute force too. Then, per k:
 
 and the distance distribution of the planted pairs of each kind.
 
-Results (2026-11-26, defaults: --docs 20000 --copies 800 --seed 7; 20,000 real documents drawn
-from 27,816 with a fingerprint - 13,465 forum posts/reviews, 4,141 Chinese and 1,274 English
-book passages, 893 news, 225 web - plus 4,800 copies = 24,800 documents, 6.9 M characters,
-307.5 M pairs; brute force 1.7 s, tables 0.02-0.13 s, Spark 4.5-11 s):
-
-  tables vs brute force: identical for k=3 (4 tables, 1,303 pairs), k=4 (15 tables, 1,502) and
-  k=6 (84 tables, 2,107), numpy and Spark (candidate_pairs_df, no capped buckets): 100% recall
-  and precision for the Hamming criterion.
-
-  recall (share of planted pairs within k)   all lengths          base >= 1,000 chars
-                                             k=3    k=4    k=6    k=3    k=4    k=6
-  edit1 (1% edits, median Jaccard 0.91)     17.6   26.4   49.9   19.7   30.8   52.1
-  edit3 (0.83)                               7.0   10.1   24.8    2.3    4.5   15.2
-  edit5 (0.76)                               2.1    4.0   11.2    0.0    0.8    4.9
-  boilerplate (0.75)                        11.6   15.0   26.4   54.4   68.9   89.3
-  reorder (0.89)                            22.9   29.6   47.2   47.5   56.4   72.4
-  s2t (t2s on)                              99.4   99.8   99.9   97.9  100.0  100.0
-  s2t with t2s off                           0.1    0.2    0.4      -      -      -
-  all planted                               26.8   30.8   43.2   30.6   37.6   50.9
-  (3,707 of the 4,800 planted pairs have a base under 200 characters: the forum posts.)
-
-  Median distances: edit1 7, edit3 9, edit5 11, boilerplate 11, reorder 7, s2t 0 (24 without
-  t2s). SimHash's distance tracks the angle between the feature vectors: Jaccard ~0.9 gives
-  ~6-7 of 64 bits, so k=3 means "nearly verbatim" (Jaccard >~0.97).
-
-  unplanted pairs within k: k=3 18, k=4 23, k=6 32; of these 17 / 22 / 29 have Jaccard >= 0.8
-  (near duplicates already in the source data, nearly all short reviews) and 1 / 1 / 3 0.5-0.8;
-  none below 0.5. By distance, the first pairs with Jaccard < 0.5 appear at d=8 (1), then 2, 6,
-  25, 80 at d=9..12, all but 5 with a document under 200 characters.
-
-  Recommended default: k=4. Against k=3 the edit, boilerplate and reorder kinds gain 2-9
-  points over all lengths, more on long documents (boilerplate 54 -> 69%, 1% edits 20 -> 31%,
-  reorder 48 -> 56%), and it finds 29% more of the real near duplicates already in the data
-  (17 -> 22 pairs), with no false positive: measured
-  pairs with Jaccard < 0.5 start at d=8, and two unrelated random fingerprints are within 4 with
-  probability 3.7e-14 (~184 pairs among 100M documents). Its cost is the layout: 15 tables at
-  1M documents (k=3: 10) and 70 at 100M (k=3: 20), i.e. 1.5x-3.5x the (document, table) rows
-  the stage shuffles. k=6 roughly doubles k=3's recall and is still precise here, but needs
-  210 tables at 1M and 1,716 at 100M (21x-86x the rows of k=3): not affordable with permuted
-  tables at web scale. Keep k=3 where the stage's shuffle is the constraint (100M+ documents on
-  a small cluster). Beyond k: 64-bit SimHash only catches near-verbatim copies (edits of 3% are
-  missed at any affordable k); documents that differ by a few percent need MinHash-LSH on the
-  same shingles, and t2s must stay on (s2t copies: 99% found with it, 0.1% without).
+Results and the choice of the default k: bench/README.md.
 """
 
 from __future__ import annotations

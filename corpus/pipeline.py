@@ -124,7 +124,9 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -
     from pyspark.sql import functions as F
 
     outcomes, docs_in, report = STAGES[stage](ctx)
-    outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
+    # computed once for the counts and both writes; on disk: whole documents would crowd the
+    # heap that shuffles and sorts need (the page cache keeps it fast anyway)
+    outcomes = outcomes.persist(StorageLevel.DISK_ONLY)
     try:
         counts = (outcomes.groupBy("source", "lang", "reason")
                   .agg(F.count(F.lit(1)).alias("docs"), F.sum(F.length("text")).alias("chars"))

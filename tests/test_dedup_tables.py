@@ -186,6 +186,58 @@ def test_brute_force_reference_agrees_with_a_plain_loop():
     assert [tuple(p) for p in brute_force_pairs(fps, 3, block_rows=64).tolist()] == expect
 
 
+def _table_rows(fps, layout):
+    """(id, simhash, table, key) rows sorted as the Spark stage sorts them, as Arrow batches."""
+    import pyarrow as pa
+
+    ids = np.array([f"d{i:05d}" for i in range(fps.size)])
+    keys = to_signed(layout.keys(fps))
+    t = np.repeat(np.arange(layout.n_tables), fps.size)
+    rows = sorted(zip(t.tolist(), keys.ravel().tolist(), np.tile(to_signed(fps), layout.n_tables).tolist(),
+                      np.tile(ids, layout.n_tables).tolist()))
+    table = pa.table({"id": [r[3] for r in rows], "simhash": pa.array([r[2] for r in rows], pa.int64()),
+                      "table": pa.array([r[0] for r in rows], pa.int32()),
+                      "key": pa.array([r[1] for r in rows], pa.int64())})
+    return table.to_batches(max_chunksize=7)  # buckets cut across batches
+
+
+def test_bucket_scan_equals_brute_force_across_batches(fingerprints, monkeypatch):
+    from corpus.dedup import buckets
+
+    monkeypatch.setattr(buckets, "_ROWS_PER_PASS", 50)  # many passes, buckets carried over
+    fps = fingerprints[0][:3000]
+    k, layout = 4, Layout(4, 6)
+    out = pa_concat(buckets.bucket_pairs(_table_rows(fps, layout), k, max_bucket=10**6))
+    got = sorted({(int(a[1:]), int(b[1:]), d) for a, b, d in
+                  zip(out["id_a"].to_pylist(), out["id_b"].to_pylist(), out["distance"].to_pylist())})
+    assert got == [tuple(p) for p in brute_force_pairs(fps, k).tolist()]
+    assert out["table"].null_count == out.num_rows  # no capped bucket
+
+
+def test_bucket_scan_caps_large_buckets():
+    from corpus.dedup import buckets
+
+    f = np.uint64(0x0123_4567_89AB_CDEF)
+    fps = np.array([f] * 12 + [f ^ np.uint64(1)] * 3 + [f ^ np.uint64(1 << 40)], dtype=np.uint64)
+    out = pa_concat(buckets.bucket_pairs(_table_rows(fps, Layout(3, 4)), 3, max_bucket=10))
+    pairs = {(a, b, d) for a, b, d in zip(out["id_a"].to_pylist(), out["id_b"].to_pylist(),
+                                          out["distance"].to_pylist()) if a is not None}
+    star = {("d00000", f"d{i:05d}", 0) for i in range(1, 12)}
+    star |= {("d00012", "d00013", 0), ("d00012", "d00014", 0)}  # f^1 in tables 0-2 (capped)
+    star.add(("d00013", "d00014", 0))  # and all pairs of its own small bucket in table 3
+    assert pairs == star  # f-f^1 (distance 1) and f-f^(1<<40) only share capped buckets
+    capped = sorted(c for c in zip(out["table"].to_pylist(), out["size"].to_pylist()) if c[0] is not None)
+    assert capped == [(0, 16), (1, 15), (2, 16), (3, 13)]
+
+
+def pa_concat(batches):
+    import pyarrow as pa
+
+    from corpus.dedup.buckets import BUCKET_SCHEMA
+
+    return pa.Table.from_batches(list(batches), schema=BUCKET_SCHEMA)
+
+
 # --- Spark -----------------------------------------------------------------------------------
 
 def _docs_df(spark, fps):

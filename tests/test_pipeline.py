@@ -73,7 +73,7 @@ def test_dedup_accounts_for_every_clean_document(sample_run):
     assert dropped and {r["reason"] for r in dropped} <= {"exact_duplicate", "near_duplicate"}
     assert all(r["detail"] in kept_ids and r["cluster_id"] == r["detail"] for r in dropped)
     report = json.loads((sample_run / "reports" / "dedup.json").read_text())
-    assert report["layout"]["k"] == 3 and sum(report["cluster_size_histogram"].values()) >= 1
+    assert report["layout"]["k"] == 4 and sum(report["cluster_size_histogram"].values()) >= 1
 
 
 def test_documents_follow_the_schema(sample_run):

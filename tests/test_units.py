@@ -113,3 +113,10 @@ def test_reader_defaults_match_pipeline_yaml():
     for section, module in (("books", books), ("news", news), ("forums", forums), ("jsonl", jsonl)):
         assert ingest[section] == module.DEFAULTS, section
     assert {**jsonl.DEFAULTS, "source": "parquet"} == ingest["parquet"]
+
+
+def test_local_mode_sizes_shuffles_by_cores(spark):
+    from corpus.spark import _local_cores
+
+    assert [_local_cores(m) for m in ("local[3]", "local[5,2]", "local")] == [3, 5, 1]
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "8"  # local[2]: 4 per core

@@ -14,11 +14,14 @@ import xxhash
 from corpus.dedup.simhash import simhash_batch
 
 _SPACE = re.compile(r"\s+")
-FINGERPRINT_FIELDS = [
+KEY_SCHEMA = pa.schema([
+    pa.field("id", pa.string()),
+    pa.field("url", pa.string()),
     pa.field("text_hash", pa.string()),
     pa.field("simhash", pa.int64()),
+    pa.field("quality_score", pa.float32()),
     pa.field("length", pa.int64()),
-]
+])
 
 
 def exact_key(text: str) -> str:
@@ -50,14 +53,16 @@ class Fingerprinter:
         return int(fps[0]) if valid[0] else None
 
 
-def fingerprint_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping,
-                        schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Each batch with `text_hash`, `simhash` and `length` appended (schema: the output's)."""
+def dedup_keys(batches: Iterable[pa.RecordBatch], cfg: Mapping) -> Iterator[pa.RecordBatch]:
+    """Batches of (id, url, text, quality_score) as KEY_SCHEMA rows: the text replaced by its
+    exact-text hash, SimHash and length (the narrow table every dedup decision is made on)."""
     fp = Fingerprinter(cfg)
     for batch in batches:
         texts = batch.column("text").to_pylist()
         fps, valid = fp.batch(texts)
-        cols = batch.columns + [pa.array([exact_key(t) for t in texts], pa.string()),
-                                pa.array(fps.view(np.int64), pa.int64(), mask=~valid),
-                                pa.array([len(t) for t in texts], pa.int64())]
-        yield pa.RecordBatch.from_arrays(cols, schema=schema)
+        yield pa.RecordBatch.from_arrays(
+            [batch.column("id"), batch.column("url"),
+             pa.array([exact_key(t) for t in texts], pa.string()),
+             pa.array(fps.view(np.int64), pa.int64(), mask=~valid),
+             batch.column("quality_score").cast(pa.float32()),
+             pa.array([len(t) for t in texts], pa.int64())], schema=KEY_SCHEMA)

@@ -2,7 +2,7 @@
 
 `candidate_pairs_df` finds every pair of documents whose 64-bit SimHash fingerprints are within
 Hamming distance k through the permuted tables of `corpus.dedup.tables` (one row per document
-and table, a self-join on (table, key), exact verification with `bit_count`).
+and table, shuffled and sorted by (table, key), each bucket scanned and verified with numpy).
 `connected_components` turns the pairs into clusters with alternating large-star / small-star
 rounds (Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, SoCC 2014).
 
@@ -20,14 +20,19 @@ from corpus.dedup.tables import Layout
 class CandidatePairs(NamedTuple):
     """`pairs`: (id_a, id_b, distance) with id_a < id_b, each pair once. `capped`: one row
     (table, key, size) per bucket with more than max_bucket members, whose pairs were not
-    enumerated (only identical fingerprints in it were linked)."""
+    enumerated (only identical fingerprints in it were linked). Both are read from `scanned`,
+    the persisted output of the bucket scan; `release()` unpersists it."""
 
     pairs: object
     capped: object
+    scanned: object
 
     def capped_buckets(self) -> int:
         """How many buckets were capped (a Spark job)."""
         return self.capped.count()
+
+    def release(self) -> None:
+        self.scanned.unpersist()
 
 
 def _tables_df(spark, layout: Layout):
@@ -67,45 +72,32 @@ def candidate_pairs_df(docs_df, layout: Layout, k: int, max_bucket: int = 1000) 
     """Pairs of documents within Hamming distance `k`, through the tables of `layout`.
 
     `docs_df` has `id` (string, unique) and `simhash` (long). Rows with a null simhash are
-    ignored. A bucket (documents sharing a table's key) with at most `max_bucket` members gives
-    every pair in it, verified by `bit_count(a ^ b) <= k`; pairs found in several tables come
-    out once. A larger bucket (boilerplate: many pages with one fingerprint) is not enumerated:
-    its members with identical fingerprints are linked to the smallest id having that
-    fingerprint (distance 0, a star), other pairs in it are skipped (they still come out of
-    any table where they share a bucket that is not capped).
-
-    Returns `CandidatePairs`. The pairs query reads `docs_df` once (its (document, table) rows
-    are shuffled once, by (table, key), and shared by both join sides and the capped side);
-    `capped` is a query of its own that reads `docs_df` again: persist `docs_df` when it is
-    expensive and both are wanted.
+    ignored. The (document, table) rows are shuffled once, by (table, key), and sorted within
+    partitions, so that each bucket (documents sharing a table's key) is a run of rows that
+    `corpus.dedup.buckets.bucket_pairs` scans with numpy: a bucket of at most `max_bucket`
+    members gives every pair in it within distance k; a larger one (boilerplate: many pages
+    with one fingerprint) links its identical fingerprints to the smallest id having them
+    (distance 0, a star) and is listed in `capped`; its other pairs still come out of any
+    table where they share a bucket that is not capped. Pairs found in several tables come
+    out once (a `distinct` over the pairs, not over the table rows).
     """
-    from pyspark.sql import Window
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
+
+    from corpus.dedup.buckets import BUCKET_SCHEMA, bucket_pairs
+    from corpus.spark import spark_schema
 
     if layout.k < k:
         raise ValueError(f"a layout for k={layout.k} cannot guarantee pairs within {k}")
     docs = docs_df.where(F.col("simhash").isNotNull() & F.col("id").isNotNull())
-    # the explicit not-null filters (always true) make every use of `keyed` the same plan as
-    # the join sides (which get them inferred), so all share one shuffle of (document, table) rows
-    keyed = table_keys_df(docs, layout).where(
-        F.col("table").isNotNull() & F.col("key").isNotNull()).withColumn(
-        "size", F.count(F.lit(1)).over(Window.partitionBy("table", "key")))
-
-    small = keyed.where(F.col("size") <= max_bucket)
-    a = small.select("table", "key", F.col("id").alias("id_a"), F.col("simhash").alias("h_a"))
-    b = small.select("table", "key", F.col("id").alias("id_b"), F.col("simhash").alias("h_b"))
-    joined = a.join(b, ["table", "key"]).where(F.col("id_a") < F.col("id_b"))
-    distance = F.expr("bit_count(h_a ^ h_b)").cast("int").alias("distance")
-    pairs = joined.select("id_a", "id_b", distance).where(F.col("distance") <= k)
-
-    big = keyed.where(F.col("size") > max_bucket)
-    capped = big.select("table", "key", "size").distinct()
-    members = big.select("id", "simhash").distinct()  # a document may sit in several capped buckets
-    stars = (members.withColumn("root", F.min("id").over(Window.partitionBy("simhash")))
-             .where(F.col("id") != F.col("root"))
-             .select(F.col("root").alias("id_a"), F.col("id").alias("id_b"),
-                     F.lit(0).cast("int").alias("distance")))
-    return CandidatePairs(pairs.unionByName(stars).distinct(), capped)
+    scanned = (table_keys_df(docs, layout)
+               .repartition("table", "key").sortWithinPartitions("table", "key", "simhash", "id")
+               .mapInArrow(lambda batches: bucket_pairs(batches, k, max_bucket),
+                           spark_schema(BUCKET_SCHEMA))
+               .persist(StorageLevel.MEMORY_AND_DISK))
+    pairs = scanned.where(F.col("table").isNull()).select("id_a", "id_b", "distance").distinct()
+    capped = scanned.where(F.col("table").isNotNull()).select("table", "key", "size")
+    return CandidatePairs(pairs, capped, scanned)
 
 
 # --- connected components --------------------------------------------------------------------

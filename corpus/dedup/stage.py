@@ -2,20 +2,19 @@
 (permuted tables, exact Hamming verification, connected components), one representative kept
 per group by one rule: highest quality score, then longest text, then smallest id.
 
-Decisions are made on a narrow projection (id, hashes, score, length) and joined back to the
-documents once; nothing per document reaches the driver, only counts and the report's top
-clusters.
+Decisions are made on a narrow table (id, hashes, score, length; ~100 bytes per document)
+and joined back to the documents once; nothing per document reaches the driver, only counts
+and the report's top clusters.
 """
 
 from __future__ import annotations
 
 from typing import Mapping
 
-import pyarrow as pa
-
-from corpus.dedup.fingerprint import FINGERPRINT_FIELDS, fingerprint_batches
+from corpus.dedup.fingerprint import KEY_SCHEMA, dedup_keys
 from corpus.dedup.spark_dedup import candidate_pairs_df, connected_components
 from corpus.dedup.tables import choose_layout
+
 
 def _rank_order():
     """The representative rule as a window ordering."""
@@ -32,15 +31,13 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
 
     from corpus.spark import spark_schema
 
-    in_schema = pa.schema(_arrow_fields(docs))
-    fp_schema = pa.schema(list(in_schema) + FINGERPRINT_FIELDS)
     sim_cfg = dict(cfg["simhash"])
-    fp = docs.mapInArrow(lambda b: fingerprint_batches(b, sim_cfg, fp_schema),
-                         spark_schema(fp_schema)).persist(StorageLevel.MEMORY_AND_DISK)
-    narrow = fp.select("id", "url", "text_hash", "simhash", "quality_score", "length")
+    keys = (docs.select("id", "url", "text", "quality_score")
+            .mapInArrow(lambda b: dedup_keys(b, sim_cfg), spark_schema(KEY_SCHEMA))
+            .persist(StorageLevel.MEMORY_AND_DISK))
 
     # exact duplicates: one per text hash (and per URL when asked)
-    ranked = narrow.withColumn(
+    ranked = keys.withColumn(
         "exact_rep", F.first("id").over(Window.partitionBy("text_hash").orderBy(*_rank_order())))
     if cfg["exact"].get("by_url"):  # then one per URL among those: a text survivor's URL group
         by_url = (ranked.where(F.col("exact_rep") == F.col("id"))
@@ -70,16 +67,18 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     final = (survivors.select(F.col("id").alias("exact_rep")).join(
         clustered.withColumnRenamed("id", "exact_rep"), "exact_rep", "left")
         .select("exact_rep", F.coalesce("near_rep", "exact_rep").alias("rep")))
-    decisions = ranked.select("id", "exact_rep").join(final, "exact_rep").select(
-        "id",
+    decisions = ranked.select("id", "exact_rep", "simhash").join(final, "exact_rep").select(
+        "id", "simhash",
         F.when(F.col("exact_rep") != F.col("id"), F.lit("exact_duplicate"))
          .when(F.col("rep") != F.col("id"), F.lit("near_duplicate")).alias("reason"),
         F.when(F.col("rep") != F.col("id"), F.col("rep")).alias("detail"),
         F.col("rep").alias("cluster_id"),
-    )
-    outcomes = fp.drop("text_hash", "length").join(decisions, "id")
-    report = _report(spark, fp, pairs, found, decisions, layout, docs_in, cfg)
-    return outcomes, report
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    report = _report(docs, pairs, found, decisions, layout, docs_in, cfg)
+    for done in (pairs, ranked, keys):  # `decisions` holds all that the outcomes need
+        done.unpersist()
+    found.release()
+    return docs.join(decisions, "id"), report
 
 
 def _layout(sim_cfg: Mapping, k: int, n_docs: int):
@@ -90,24 +89,30 @@ def _layout(sim_cfg: Mapping, k: int, n_docs: int):
     return Layout(k=k, blocks=int(sim_cfg["blocks"]))
 
 
-def _report(spark, fp, pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -> dict:
+def _report(docs, pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -> dict:
     """Counts, the cluster size histogram and the largest clusters with text previews."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    sizes = decisions.groupBy("cluster_id").agg(F.count(F.lit(1)).alias("size"))
-    hist = sizes.where(F.col("size") > 1).groupBy("size").count().orderBy("size").collect()
-    top_n = int(cfg.get("report_top_clusters", 10))
-    top = sizes.where(F.col("size") > 1).orderBy(F.col("size").desc(), "cluster_id").limit(top_n)
-    members = (decisions.join(top.select("cluster_id"), "cluster_id")
-               .join(fp.select("id", "url", F.substring("text", 1, 300).alias("preview")), "id")
-               .collect())
-    clusters = {}
-    for row in top.collect():
-        clusters[row.cluster_id] = {"cluster_id": row.cluster_id, "size": row.size, "examples": []}
+    sizes = (decisions.groupBy("cluster_id").agg(F.count(F.lit(1)).alias("size"))
+             .where(F.col("size") > 1))
+    hist = sizes.groupBy("size").count().orderBy("size").collect()
+    top = sizes.orderBy(F.col("size").desc(), "cluster_id").limit(
+        int(cfg.get("report_top_clusters", 10))).collect()
+    clusters = {r.cluster_id: {"cluster_id": r.cluster_id, "size": r.size, "examples": []}
+                for r in top}
+    # a few members of each listed cluster (the representative first), then their previews
+    first = Window.partitionBy("cluster_id").orderBy(F.col("reason").isNotNull(), "id")
+    members = (decisions.where(F.col("cluster_id").isin(list(clusters)))
+               .withColumn("n", F.row_number().over(first))
+               .where(F.col("n") <= int(cfg.get("report_examples", 5)))
+               .select("id", "cluster_id", "reason").collect())
+    previews = {r.id: r for r in docs.where(F.col("id").isin([m.id for m in members]))
+                .select("id", "url", F.substring("text", 1, 300).alias("preview")).collect()}
     for m in sorted(members, key=lambda r: (r.reason is not None, r.id)):
-        ex = clusters[m.cluster_id]["examples"]
-        if len(ex) < int(cfg.get("report_examples", 5)):
-            ex.append({"id": m.id, "url": m.url, "reason": m.reason, "preview": m.preview})
+        doc = previews[m.id]
+        clusters[m.cluster_id]["examples"].append(
+            {"id": m.id, "url": doc.url, "reason": m.reason, "preview": doc.preview})
     return {
         "docs_in": docs_in,
         "layout": {"k": layout.k, "blocks": layout.blocks, "tables": layout.n_tables,
@@ -117,12 +122,5 @@ def _report(spark, fp, pairs, found, decisions, layout, docs_in: int, cfg: Mappi
         "pairs_within_k": pairs.count(),
         "capped_buckets": found.capped_buckets(),
         "cluster_size_histogram": {int(r["size"]): int(r["count"]) for r in hist},
-        "largest_clusters": [clusters[r] for r in clusters],
+        "largest_clusters": list(clusters.values()),
     }
-
-
-def _arrow_fields(docs):
-    """The Arrow fields of a DataFrame read from a stage's Parquet output."""
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    return list(to_arrow_schema(docs.schema))

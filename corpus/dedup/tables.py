@@ -169,7 +169,7 @@ def choose_layout(k: int, n_docs: int, target_candidates: float = 10.0,
 
 # --- reference search (numpy, one machine) ---------------------------------------------------
 
-def _pairs_in_groups(order: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+def pairs_in_groups(order: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     """All (i, j) index pairs, i < j, of items sharing a key; `order` sorts the keys."""
     n = sorted_keys.size
     if n < 2:
@@ -202,7 +202,7 @@ def candidate_pairs(fps, layout: Layout) -> np.ndarray:
     parts = []
     for keys in layout.keys(fps):
         order = np.argsort(keys, kind="stable")
-        parts.append(_pairs_in_groups(order, keys[order]))
+        parts.append(pairs_in_groups(order, keys[order]))
     return _unique_pairs(np.concatenate(parts) if parts else np.empty((0, 2), np.int64), fps.size)
 
 
