@@ -25,6 +25,7 @@ _FEATURE_MASK = _U64((1 << _FEATURE_BITS) - 1)
 _MAX_DOCS = 1 << (64 - _FEATURE_BITS)  # documents per chunk (their index sits above the feature)
 _CHUNK_CHARS = 1 << 16  # characters per numpy pass (bounds the features x 64 vote matrix)
 _WEIGHT_SCALE = 64  # fixed-point weights: round(64 * (1 + ln tf))
+_EXACT_FLOAT32 = 1 << 24  # below this, sums of integer weights are exact in float32
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -55,15 +56,28 @@ class _Powers:
 _POWERS = _Powers()
 
 
-def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(is a CJK character, is a letter or digit of another script) per code point."""
+def _class_table() -> np.ndarray:
+    """Per code point up to the last CJK one: 1 = CJK character, 2 = letter or digit of
+    another script (lower-cased Latin, Greek, Cyrillic), 0 = neither (everything above too)."""
+    cp = np.arange(0x2FA21, dtype=np.int64)
     cjk = (((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF))
            | ((cp >= 0x3040) & (cp <= 0x30FF)) | ((cp >= 0xAC00) & (cp <= 0xD7AF))
            | ((cp >= 0x20000) & (cp <= 0x2FA1F)))
     alnum = (((cp >= 0x30) & (cp <= 0x39)) | ((cp >= 0x61) & (cp <= 0x7A))
              | ((cp >= 0xC0) & (cp <= 0x24F) & (cp != 0xD7) & (cp != 0xF7))
-             | ((cp >= 0x370) & (cp <= 0x52F)))  # lower-cased Latin, Greek, Cyrillic
-    return cjk, alnum & ~cjk
+             | ((cp >= 0x370) & (cp <= 0x52F)))
+    table = np.where(cjk, 1, np.where(alnum, 2, 0)).astype(np.uint8)
+    table[-1] = 0  # the slot every higher code point maps to
+    return table
+
+
+_CLASSES = _class_table()
+
+
+def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is a CJK character, is a letter or digit of another script) per code point."""
+    cls = _CLASSES[np.minimum(cp, _CLASSES.size - 1)]
+    return cls == 1, cls == 2
 
 
 def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,9 +107,15 @@ def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -
     """SimHash per text (uint64) and, as a second row, 1 where the text has a fingerprint."""
     n_docs = len(texts)
     out = np.zeros((2, n_docs), dtype=_U64)
-    lowered = [t.lower() for t in texts]
-    lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n_docs)
-    cp = np.frombuffer("".join(lowered).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    joined = "".join(texts)
+    lowered = joined.lower()
+    if len(lowered) == len(joined):  # lower() never shortens: no character grew, offsets hold
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
+    else:  # e.g. "İ" -> "i̇": lower each text on its own
+        parts = [t.lower() for t in texts]
+        lowered = "".join(parts)
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=n_docs)
+    cp = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if cp.size == 0:
         return out
     offsets = np.concatenate(([0], np.cumsum(lengths)))
@@ -123,17 +143,22 @@ def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -
     counts = np.diff(np.append(first, keys.size))
     uniq = keys[first]
     udoc = (uniq >> _DOC_SHIFT).astype(np.int64)
-    weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers in float64: exact sums
+    weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers: exact sums
     bits = np.unpackbits(_fmix64(uniq & _FEATURE_MASK).view(np.uint8), bitorder="little")
-    bits = bits.reshape(-1, 64)
+    bits = bits.reshape(-1, 64).astype(np.float32)
     bounds = np.flatnonzero(np.append(True, udoc[1:] != udoc[:-1]))
     docs = udoc[bounds]
     bounds = np.append(bounds, uniq.size)
-    votes = np.empty((docs.size, 64), dtype=bool)
+    totals = np.add.reduceat(weights, bounds[:-1])
+    weights32 = weights.astype(np.float32)
+    weighted = np.empty((docs.size, 64))
     for i in range(docs.size):  # one BLAS product per document: sum of w * bit, per bit
         lo, hi = bounds[i], bounds[i + 1]
-        w = weights[lo:hi]
-        votes[i] = 2 * (w @ bits[lo:hi]) > w.sum()  # sum of w * (+1 if set, -1 if not) > 0
+        if totals[i] < _EXACT_FLOAT32:  # integer sums below 2^24 are exact in float32
+            weighted[i] = weights32[lo:hi] @ bits[lo:hi]
+        else:
+            weighted[i] = weights[lo:hi] @ bits[lo:hi].astype(np.float64)
+    votes = 2 * weighted > totals[:, None]  # sum of w * (+1 if set, -1 if not) > 0
     out[0, docs] = np.packbits(votes, axis=1, bitorder="little").view("<u8").ravel()
     out[1, docs] = np.diff(bounds) >= max(1, min_features)
     out[0, out[1] == 0] = 0
