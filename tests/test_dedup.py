@@ -2,6 +2,8 @@
 
 import random
 
+import numpy as np
+
 import pytest
 
 from corpus.config import load_config
@@ -57,6 +59,15 @@ def test_batch_fingerprints_equal_one_by_one():
     assert None not in one[:3] and one[9] is not None
     assert simhash_batch(["abc", "def"], 1, 1)[0].tolist() == [simhash("abc", 1), simhash("def", 1)]
     assert simhash("abc", 1) != simhash("abcdef", 1)
+
+
+def test_float32_votes_equal_float64_votes(monkeypatch):
+    from corpus.dedup import simhash as sh
+
+    docs = novel_chapters(6) + ["".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(300_000))]
+    fast = sh.simhash_batch(docs, 3, 16)[0]
+    monkeypatch.setattr(sh, "_EXACT_FLOAT32", 0)  # every document through float64
+    assert np.array_equal(fast, sh.simhash_batch(docs, 3, 16)[0])
 
 
 def rows_for(texts_scores):
