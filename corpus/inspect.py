@@ -299,7 +299,7 @@ def all_thresholds(rules_dir: str | Path) -> list[dict]:
 
 @lru_cache(maxsize=8)
 def _thresholds(rules_dir: str) -> tuple:
-    from corpus.quality.rules import load_rulesets
+    from corpus.quality.ruleset import load_rulesets
 
     sets = {id(rs): rs for rs in load_rulesets(rules_dir).values()}
     out = []
@@ -332,7 +332,7 @@ _PROBE_TEXTS = (
 
 def probe_rule(rule) -> list[tuple[str, str, float]]:
     """(signal, bound, value) for each threshold of one rule object (see all_thresholds)."""
-    from corpus.quality.rules import Doc
+    from corpus.quality.doc import Doc
 
     values = sorted({float(v) for v in _numbers(getattr(rule, "config", {}))})
     bases = []

@@ -177,7 +177,7 @@ def test_probing_finds_thresholds_not_gates():
 
 def test_every_numeric_rule_of_the_packaged_sets_has_a_threshold():
     from corpus.config import RULES_DIR
-    from corpus.quality.rules import load_rulesets
+    from corpus.quality.ruleset import load_rulesets
 
     found = {(t["lang"], t["rule"]) for t in ci.all_thresholds(RULES_DIR)}
     for ruleset in {id(r): r for r in load_rulesets(RULES_DIR).values()}.values():

@@ -17,7 +17,9 @@ import pytest
 
 from corpus.config import ConfigError, load_config
 from corpus.quality import rules as R
-from corpus.quality.rules import Doc, RuleSet, load_rulesets, pick_ruleset
+from corpus.quality.terms import load_terms
+from corpus.quality.doc import Doc
+from corpus.quality.ruleset import RuleSet, load_rulesets, pick_ruleset
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared sample data not found at {DATA}")
@@ -253,7 +255,7 @@ def test_keyword_lists_are_ours_and_parse():
         path = R.RULES_DIR / "wordlists" / f"{name}.txt"
         head = path.read_text(encoding="utf-8")[:1500]
         assert "Ours" in head and "not copied" in head
-        terms = R.load_terms(f"wordlists/{name}.txt", R.RULES_DIR, "test")
+        terms = load_terms(f"wordlists/{name}.txt", R.RULES_DIR, "test")
         assert len(terms) >= 5
 
 

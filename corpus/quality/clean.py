@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from corpus.config import RULES_DIR
 from corpus.quality.classifier import QualityModel
-from corpus.quality.rules import Doc, load_rulesets, pick_ruleset
+from corpus.quality.doc import Doc
+from corpus.quality.ruleset import load_rulesets, pick_ruleset
 from corpus.schema import DOC_FIELDS
 from corpus.text.langid import LanguageIdentifier
 from corpus.text.normalize import Normalizer

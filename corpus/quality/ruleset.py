@@ -1,0 +1,163 @@
+"""Rule sets: one YAML file per language under `rules/`, an ordered list of configured rules
+with per-source overrides (the format: `corpus.quality.rules`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from corpus.config import RULES_DIR, ConfigError, load_yaml
+from corpus.quality.doc import Doc
+from corpus.quality.rules import RULES, Rule
+
+# ------------------------------------------------------------------------------- rule sets
+
+RULESET_KEYS = ("langs", "rules", "overrides", "description")
+
+
+class RuleSet:
+    """Ordered rules for one language (and per-source variants of them)."""
+
+    def __init__(self, rules: list[Rule], overrides: Mapping[str, list[Rule]] | None = None,
+                 langs: Iterable[str] = (), origin: str = "<inline>"):
+        self.rules = list(rules)
+        self.overrides = dict(overrides or {})
+        self.langs = tuple(langs)
+        self.origin = origin
+
+    @property
+    def reasons(self) -> list[str]:
+        """Every reason this set can give, base rules first."""
+        names = [r.name for r in self.rules]
+        for rules in self.overrides.values():
+            names += [r.name for r in rules if r.name not in names]
+        return names
+
+    def rules_for(self, source: str | None) -> list[Rule]:
+        return self.overrides.get(source, self.rules) if source else self.rules
+
+    # -- loading
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RuleSet:
+        path = Path(path)
+        return cls.from_dict(load_yaml(path), str(path), path.parent, default_lang=path.stem)
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = "<inline>", base_dir: str | Path = RULES_DIR,
+                  default_lang: str | None = None) -> RuleSet:
+        base_dir = Path(base_dir)
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
+        for key in data:
+            if key not in RULESET_KEYS:
+                raise ConfigError(f"{origin}: unknown key {key!r} (known: {', '.join(RULESET_KEYS)})")
+        langs = data.get("langs", [default_lang] if default_lang else [])
+        if isinstance(langs, str):
+            langs = [langs]
+        if not isinstance(langs, list) or not all(isinstance(x, str) and x for x in langs):
+            raise ConfigError(f"{origin}: langs: expected a list of language codes, got {langs!r}")
+        rules_cfg = data.get("rules")
+        if not isinstance(rules_cfg, Mapping) or not rules_cfg:
+            raise ConfigError(f"{origin}: rules: expected a mapping of rule name -> parameters, "
+                              f"got {rules_cfg!r}")
+        parsed: dict[str, tuple[type[Rule], dict] | None] = {}
+        for name, raw in rules_cfg.items():
+            where = f"{origin}: rules.{name}"
+            rule_cls = RULES.get(name)
+            if rule_cls is None:
+                raise ConfigError(f"{where}: unknown rule {name!r} (known: {', '.join(sorted(RULES))})")
+            if raw is False:
+                parsed[name] = None
+                continue
+            rule = rule_cls.from_config(raw, where, base_dir)
+            parsed[name] = (rule_cls, rule.config)
+        rules = [rule_cls(**values) for rule_cls, values in filter(None, parsed.values())]
+
+        overrides_cfg = data.get("overrides") or {}
+        if not isinstance(overrides_cfg, Mapping):
+            raise ConfigError(f"{origin}: overrides: expected a mapping of source -> rule changes, "
+                              f"got {overrides_cfg!r}")
+        overrides: dict[str, list[Rule]] = {}
+        for source, changes in overrides_cfg.items():
+            if not isinstance(changes, Mapping):
+                raise ConfigError(f"{origin}: overrides.{source}: expected a mapping of rule -> "
+                                  f"parameters (or false), got {changes!r}")
+            variant = dict(parsed)
+            for name, raw in changes.items():
+                where = f"{origin}: overrides.{source}.{name}"
+                if name not in parsed:
+                    raise ConfigError(f"{where}: rule {name!r} is not in this file's rules "
+                                      f"(overrides change listed rules only)")
+                if raw is False:
+                    variant[name] = None
+                    continue
+                rule_cls = RULES[name]
+                base = parsed[name][1] if parsed[name] else None
+                rule = rule_cls.from_config(raw, where, base_dir, base=base)
+                variant[name] = (rule_cls, rule.config)
+            overrides[str(source)] = [c(**v) for c, v in filter(None, variant.values())]
+        return cls(rules, overrides, langs, origin)
+
+    # -- judging
+    def apply(self, doc: Doc | Mapping) -> tuple[str | None, str | None, dict[str, float]]:
+        """(reason, detail, signals): the first failing rule in order (None, None when all
+        pass) and the signals of every rule."""
+        if not isinstance(doc, Doc):
+            doc = Doc.from_row(doc)
+        rules = self.rules_for(doc.source)
+        signals: dict[str, float] = {}
+        for rule in rules:
+            signals.update(rule.signals(doc))
+        for rule in rules:
+            detail = rule.check(signals)
+            if detail is not None:
+                return rule.name, detail, signals
+        return None, None, signals
+
+    def explain(self, doc: Doc | Mapping) -> list[tuple[str, str]]:
+        """Every failing rule, in order, with its detail (for notebooks and tuning)."""
+        if not isinstance(doc, Doc):
+            doc = Doc.from_row(doc)
+        rules = self.rules_for(doc.source)
+        signals: dict[str, float] = {}
+        for rule in rules:
+            signals.update(rule.signals(doc))
+        return [(r.name, d) for r in rules if (d := r.check(signals)) is not None]
+
+    def __repr__(self) -> str:
+        return f"RuleSet({self.origin}, langs={list(self.langs)}, rules={[r.name for r in self.rules]})"
+
+
+def load_rulesets(rules_dir: str | Path = RULES_DIR) -> dict[str, RuleSet]:
+    """Every rule set in `rules_dir` (YAML files with a `rules:` key; other YAML files such as
+    pipeline.yaml are skipped), keyed by each language it serves; `default.yaml` is under
+    "default" and serves every other language."""
+    rules_dir = Path(rules_dir)
+    out: dict[str, RuleSet] = {}
+    for path in sorted(rules_dir.glob("*.yaml")):
+        data = load_yaml(path)
+        if not isinstance(data, Mapping) or "rules" not in data:
+            continue
+        ruleset = RuleSet.from_dict(data, str(path), path.parent, default_lang=path.stem)
+        for lang in ruleset.langs or (path.stem,):
+            lang = lang.lower()
+            if lang in out:
+                raise ConfigError(f"{path}: language {lang!r} is already served by {out[lang].origin}")
+            out[lang] = ruleset
+    if "default" not in out:
+        raise ConfigError(f"{rules_dir}: no default rule set (default.yaml)")
+    return out
+
+
+def pick_ruleset(rulesets: Mapping[str, RuleSet], lang: str | None) -> RuleSet:
+    """The rule set for a language code: exact ("zh-hant"), then the primary subtag ("zh"),
+    then "default"."""
+    if lang:
+        lang = lang.lower().replace("_", "-")
+        if lang in rulesets:
+            return rulesets[lang]
+        primary = lang.split("-", 1)[0]
+        if primary in rulesets:
+            return rulesets[primary]
+    return rulesets["default"]
