@@ -103,12 +103,7 @@ class RuleSet:
     def apply(self, doc: Doc | Mapping) -> tuple[str | None, str | None, dict[str, float]]:
         """(reason, detail, signals): the first failing rule in order (None, None when all
         pass) and the signals of every rule."""
-        if not isinstance(doc, Doc):
-            doc = Doc.from_row(doc)
-        rules = self.rules_for(doc.source)
-        signals: dict[str, float] = {}
-        for rule in rules:
-            signals.update(rule.signals(doc))
+        rules, signals = self._measure(doc)
         for rule in rules:
             detail = rule.check(signals)
             if detail is not None:
@@ -117,13 +112,18 @@ class RuleSet:
 
     def explain(self, doc: Doc | Mapping) -> list[tuple[str, str]]:
         """Every failing rule, in order, with its detail (for notebooks and tuning)."""
+        rules, signals = self._measure(doc)
+        return [(r.name, d) for r in rules if (d := r.check(signals)) is not None]
+
+    def _measure(self, doc: Doc | Mapping) -> tuple[list[Rule], dict[str, float]]:
+        """The rules that apply to the document's source, and the signals of all of them."""
         if not isinstance(doc, Doc):
             doc = Doc.from_row(doc)
         rules = self.rules_for(doc.source)
         signals: dict[str, float] = {}
         for rule in rules:
             signals.update(rule.signals(doc))
-        return [(r.name, d) for r in rules if (d := r.check(signals)) is not None]
+        return rules, signals
 
     def __repr__(self) -> str:
         return f"RuleSet({self.origin}, langs={list(self.langs)}, rules={[r.name for r in self.rules]})"
