@@ -7,13 +7,33 @@ exist in the defaults is an error, so a typo cannot silently do nothing.
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+def project_dir(candidates: Iterable[Path] | None = None) -> Path:
+    """Where `rules/` and `models/` are: the checkout this package runs from (an editable
+    install), else `<prefix>/share/corpus` where a wheel installs them."""
+    candidates = candidates or (Path(__file__).resolve().parent.parent,
+                                Path(sys.prefix) / "share" / "corpus")
+    for root in candidates:
+        if (root / "rules" / "pipeline.yaml").is_file():
+            return root
+    raise RuntimeError(f"rules/pipeline.yaml not found in {', '.join(map(str, candidates))}")
+
+
+PROJECT_DIR = project_dir()
+RULES_DIR = PROJECT_DIR / "rules"
 DEFAULTS = RULES_DIR / "pipeline.yaml"
+
+
+def project_path(path: str | Path) -> Path:
+    """A configured path: absolute, or relative to the project directory (holding rules/ and
+    models/)."""
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_DIR / p
 
 
 # Mappings that accept any key (besides those empty in the defaults, e.g. `extract: {}`).

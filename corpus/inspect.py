@@ -268,13 +268,10 @@ def score_histogram(docs: pd.DataFrame, column: str = "quality_score", bins: int
 def rules_dir_for(cfg: Mapping | None) -> Path:
     """The rules folder of a configuration (`clean.rules_dir`, relative to the project), else
     the packaged rules/ folder."""
-    from corpus.config import RULES_DIR
+    from corpus.config import RULES_DIR, project_path
 
     rel = ((cfg or {}).get("clean") or {}).get("rules_dir")
-    if not rel:
-        return RULES_DIR
-    p = Path(rel)
-    return p if p.is_absolute() else RULES_DIR.parent / p
+    return project_path(rel) if rel else RULES_DIR
 
 
 def rule_thresholds(signal: str, rules_dir: str | Path, langs: Iterable[str] | None = None) -> list[dict]:

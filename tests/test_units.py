@@ -120,3 +120,35 @@ def test_local_mode_sizes_shuffles_by_cores(spark):
 
     assert [_local_cores(m) for m in ("local[3]", "local[5,2]", "local")] == [3, 5, 1]
     assert spark.conf.get("spark.sql.shuffle.partitions") == "8"  # local[2]: 4 per core
+
+
+def test_project_dir_prefers_a_checkout_then_the_installed_share(tmp_path):
+    from corpus.config import PROJECT_DIR, project_dir
+
+    share = tmp_path / "share" / "corpus"
+    (share / "rules").mkdir(parents=True)
+    (share / "rules" / "pipeline.yaml").write_text("run: {}\n")
+    assert project_dir([PROJECT_DIR, share]) == PROJECT_DIR
+    assert project_dir([tmp_path / "no-checkout", share]) == share
+    with pytest.raises(RuntimeError, match="pipeline.yaml not found"):
+        project_dir([tmp_path / "nothing"])
+
+
+def test_a_wheel_carries_rules_and_models(tmp_path):
+    """A non-editable install (a wheel on cluster executors) brings rules/ and models/ along."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(repo)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("corpus-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    data = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
+    for rel in ("rules/pipeline.yaml", "rules/zh.yaml", "rules/benchmarks.yaml",
+                "rules/wordlists/zh_gambling.txt", "models/quality/model.ftz"):
+        assert f"share/corpus/{rel}" in data, rel
+    assert {p.name for p in (repo / "rules").glob("*.yaml")} == \
+        {n.rsplit("/", 1)[1] for n in data if n.startswith("share/corpus/rules/") and n.count("/") == 3}

@@ -28,7 +28,7 @@ from corpus.decontam.fold import Tables, tables
 from corpus.decontam.match import attribute, cut, find_matches
 from corpus.decontam.ngrams import TOKENIZER_VERSION, U64
 from corpus.decontam.registry import load_registry
-from corpus.text.normalize import project_path
+from corpus.config import project_path
 
 HIT_FIELDS = [pa.field("decontam_keys", pa.list_(pa.int64())),
               pa.field("decontam_starts", pa.list_(pa.int64())),

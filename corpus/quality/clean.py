@@ -8,12 +8,11 @@ function Spark maps over Arrow batches of the ingested table.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 import pyarrow as pa
 
-from corpus.config import RULES_DIR
+from corpus.config import project_path
 from corpus.quality.classifier import QualityModel
 from corpus.quality.doc import Doc
 from corpus.quality.ruleset import load_rulesets, pick_ruleset
@@ -21,7 +20,6 @@ from corpus.schema import DOC_FIELDS
 from corpus.text.langid import LanguageIdentifier
 from corpus.text.normalize import Normalizer
 
-REPO_DIR = RULES_DIR.parent
 CLEAN_DOC_SCHEMA = pa.schema(DOC_FIELDS + [
     pa.field("signals", pa.map_(pa.string(), pa.float64())),
     pa.field("quality_score", pa.float32()),
@@ -31,12 +29,6 @@ CLEAN_OUTCOME_SCHEMA = pa.schema(list(CLEAN_DOC_SCHEMA) + [
 ])
 
 
-def resolve(path: str) -> Path:
-    """A configured path: absolute, or relative to the project (where rules/ and models/ are)."""
-    p = Path(path)
-    return p if p.is_absolute() else REPO_DIR / p
-
-
 class Cleaner:
     """Everything the clean stage needs, loaded once."""
 
@@ -44,9 +36,9 @@ class Cleaner:
         self.cfg = cfg
         self.normalize = Normalizer(cfg["normalize"])
         self.langid = LanguageIdentifier(cfg["langid"])
-        self.rulesets = load_rulesets(resolve(cfg["rules_dir"]))
+        self.rulesets = load_rulesets(project_path(cfg["rules_dir"]))
         clf = cfg["classifier"]
-        self.model = QualityModel.load(str(resolve(clf["model"]))) if clf.get("model") else None
+        self.model = QualityModel.load(str(project_path(clf["model"]))) if clf.get("model") else None
         self.languages = set(cfg["languages"])
 
     def clean(self, rows: list[dict]) -> list[dict]:

@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from corpus.config import ConfigError
-from corpus.text.normalize import check_config, project_path
+from corpus.config import ConfigError, project_path
+from corpus.text.normalize import check_config
 from corpus.text.scripts import HAN, HANGUL, KANA, LATIN, OTHER_LETTER, char_categories
 
 DEFAULTS = {

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from corpus.config import RULES_DIR, ConfigError, load_yaml
+from corpus.config import ConfigError, load_yaml, project_path
 
 DEFAULTS: dict[str, Any] = {
     "unicode": True,
@@ -65,12 +65,6 @@ DEFAULTS: dict[str, Any] = {
     "boilerplate_lists": ["any", "zh", "en"],
     "boilerplate_max_chars": 60,
 }
-
-
-def project_path(path: str | Path) -> Path:
-    """A configured path: absolute, or relative to the project directory (holding rules/)."""
-    p = Path(path)
-    return p if p.is_absolute() else RULES_DIR.parent / p
 
 
 def check_config(cfg: Mapping | None, defaults: Mapping[str, Any], where: str) -> dict:
