@@ -139,7 +139,7 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -
         dropped.write.mode("overwrite").parquet(run.spark_uri(run.staging(stage, "dropped")))
         total = outcomes.count()
     finally:
-        outcomes.unpersist()
+        ctx.spark.catalog.clearCache()  # this stage's persisted data: no later stage reads it
     ledger = ledger_table(run_id, stage, [tuple(r) for r in counts])
     check_balance(stage, total if docs_in is None else docs_in, ledger)
     for name in ("docs", "dropped"):
