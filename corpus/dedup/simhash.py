@@ -38,19 +38,24 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
 
 
 class _Powers:
-    """P^i and P^-i mod 2^64 for i < n, grown on demand and shared by every call."""
+    """P^i and P^-i mod 2^64 for i < n, grown on demand and shared by every call up to
+    `_MAX_KEPT` (a longer text, a chunk of its own, gets tables that are not kept)."""
+
+    _MAX_KEPT = 1 << 20
 
     def __init__(self):
         self.up = self.down = np.ones(1, dtype=_U64)
 
     def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.up.size < n:
-            size = max(n, 2 * self.up.size)
-            with np.errstate(over="ignore"):
-                self.up = np.cumprod(np.concatenate(([_U64(1)], np.full(size - 1, _P))), dtype=_U64)
-                self.down = np.cumprod(np.concatenate(([_U64(1)], np.full(size - 1, _P_INV))),
-                                       dtype=_U64)
-        return self.up[:n], self.down[:n]
+        if self.up.size >= n:
+            return self.up[:n], self.down[:n]
+        size = max(n, min(2 * self.up.size, self._MAX_KEPT))
+        with np.errstate(over="ignore"):
+            up = np.cumprod(np.concatenate(([_U64(1)], np.full(size - 1, _P))), dtype=_U64)
+            down = np.cumprod(np.concatenate(([_U64(1)], np.full(size - 1, _P_INV))), dtype=_U64)
+        if size <= self._MAX_KEPT:
+            self.up, self.down = up, down
+        return up[:n], down[:n]
 
 
 _POWERS = _Powers()

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from corpus.dedup.tables import Layout
 
+
 class CandidatePairs(NamedTuple):
     """`pairs`: (id_a, id_b, distance) with id_a < id_b, each pair once. `capped`: one row
     (table, key, size) per bucket with more than max_bucket members, whose pairs were not
