@@ -83,13 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train-quality":
         return train_quality_command(args)
     if args.command == "train-tokenizer":
-        from corpus.tokens.train_tokenizer import train_tokenizer
-
-        return tokens_cli.run_job(args, train_tokenizer)
+        return tokens_cli.run_job(args, "tokenizer")
     if args.command == "export-tokens":
-        from corpus.tokens.export import export_tokens
-
-        return tokens_cli.run_job(args, export_tokens)
+        return tokens_cli.run_job(args, "tokens")
     return stats_command(args)
 
 

@@ -95,7 +95,9 @@ def _share(part: float, whole: float) -> float:
 
 def committed_stages(run: str | Path | RunDir) -> list[str]:
     """The committed stages of a run, in pipeline order."""
-    from corpus.pipeline import STAGE_ORDER
+    from corpus.stages import STAGES
+
+    STAGE_ORDER = list(STAGES)
 
     stages = list(as_run(run).manifest()["stages"])
     return sorted(stages, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER), s))

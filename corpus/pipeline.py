@@ -1,11 +1,12 @@
-"""Running stages: each stage yields outcome rows on Spark; this module commits them.
+"""Running stages: plan which to run, run each body, commit what it returns.
 
-A stage body returns (outcomes, docs in, report): a DataFrame in the outcome schema (kept
-rows have a null `reason`), the number of documents it read (None when the outcomes are the
-input, as for ingest) and a JSON-able report or None. `run_stage` writes kept rows to
-`RUN_DIR/<stage>`, dropped rows to `RUN_DIR/dropped/<stage>`, their counts to the ledger, the
-report to `RUN_DIR/reports/<stage>.json`, checks in = kept + dropped, and commits (see
-corpus.rundir).
+Every stage is a `corpus.stages.Stage`; nothing here knows one stage from another. For a
+document stage `run_stage` writes kept rows to `RUN_DIR/<stage>`, dropped rows to
+`RUN_DIR/dropped/<stage>`, their counts to the ledger and the report to
+`RUN_DIR/reports/<stage>.json`, checks in = kept + dropped, and commits (corpus.rundir). For
+an artefact stage it commits the folder the body wrote. Each manifest entry records the
+settings the stage ran with (its config sections and the digest of the files they name) and
+the commits of the stages it read, so a changed setting or a rerun upstream is seen.
 """
 
 from __future__ import annotations
@@ -13,22 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 import yaml
 
-from corpus.inputs import InputFile, list_inputs
+from corpus.inputs import list_inputs
 from corpus.ledger import format_funnel, funnel, ledger_table
 from corpus.rundir import RunDir
-from corpus.schema import OUTCOME_SCHEMA
-from corpus.spark import spark_schema
+from corpus.stages import STAGES, StageContext, StageError, order
 
-class StageError(RuntimeError):
-    """A stage that cannot run or whose accounting does not balance."""
+__all__ = ["StageError", "run_pipeline", "run_stage", "read_funnel", "print_funnel"]
 
 
 def run_id_for(cfg: dict, inputs: list[str]) -> str:
@@ -37,96 +36,127 @@ def run_id_for(cfg: dict, inputs: list[str]) -> str:
     return xxhash.xxh64_hexdigest(blob.encode("utf-8"))
 
 
-# --- stage bodies ----------------------------------------------------------------------------
+# --- settings and freshness ------------------------------------------------------------------
 
-@dataclass
-class StageContext:
-    """What a stage body gets: the session, the resolved config, the run, the input files."""
-
-    spark: object
-    cfg: dict
-    run: RunDir
-    files: list[InputFile]
-
-    def previous(self, stage: str, before: str):
-        """The committed output of `stage` as a DataFrame, and its row count."""
-        entry = self.run.manifest()["stages"].get(stage)
-        if entry is None:
-            raise StageError(f"{before} needs the {stage} stage; run it first (--stages {stage},{before})")
-        return self.spark.read.parquet(self.run.spark_uri(stage)), entry["kept"]
+def settings_of(stage: str, view: Mapping) -> dict:
+    """The config sections a stage owns, by dotted name, from the resolved config view."""
+    out = {}
+    for section in STAGES[stage].config:
+        node = view
+        for key in section.split("."):
+            node = node.get(key) if isinstance(node, Mapping) else None
+        out[section] = node
+    return out
 
 
-def ingest_outcomes(ctx: StageContext):
-    """Every input file read on an executor of its own: one task per file, records streamed."""
-    ingest_cfg = ctx.cfg["ingest"]
-    batch_rows = int(ingest_cfg.get("batch_rows", 1024))
+def file_digests(stage: str, cfg: Mapping) -> dict:
+    """sha256 of each file the stage's settings name (rule files, models, registries)."""
+    from corpus.config import PROJECT_DIR
 
-    def read_files(batches):
-        from corpus.ingest import read_input
-        from corpus.schema import to_batches
-
-        for batch in batches:
-            for kind, uri in zip(batch.column("kind").to_pylist(), batch.column("uri").to_pylist()):
-                yield from to_batches(read_input(kind, uri, ingest_cfg), max_rows=batch_rows)
-
-    files = ctx.files
-    tasks = ctx.spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
-    outcomes = ctx.spark.createDataFrame(tasks, "kind string, uri string").mapInArrow(
-        read_files, spark_schema(OUTCOME_SCHEMA))
-    return outcomes, None, None
+    out = {}
+    for p in STAGES[stage].files(cfg):
+        p = Path(p)
+        name = str(p.relative_to(PROJECT_DIR)) if p.is_relative_to(PROJECT_DIR) else str(p)
+        out[name] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+    return out
 
 
-def clean_outcomes(ctx: StageContext):
-    """Normalization, language id, rules and the quality classifier over the ingested table."""
-    from corpus.quality.clean import CLEAN_OUTCOME_SCHEMA, clean_batches
-
-    docs, docs_in = ctx.previous("ingest", "clean")
-    clean_cfg = ctx.cfg["clean"]
-    outcomes = docs.mapInArrow(lambda batches: clean_batches(batches, clean_cfg),
-                               spark_schema(CLEAN_OUTCOME_SCHEMA))
-    return outcomes, docs_in, None
+def settings_digest(settings: Mapping, files: Mapping) -> str:
+    blob = json.dumps({"settings": settings, "files": files}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def dedup_outcomes(ctx: StageContext):
-    """Exact and SimHash near-duplicate removal over the cleaned table."""
-    from corpus.dedup.stage import dedup_outcomes_df
-
-    docs, docs_in = ctx.previous("clean", "dedup")
-    outcomes, report = dedup_outcomes_df(ctx.spark, docs, docs_in, ctx.cfg["dedup"])
-    return outcomes, docs_in, report
-
-
-def decontaminate_outcomes(ctx: StageContext):
-    """Documents sharing an n-gram with a registered evaluation set, dropped or cut."""
-    from corpus.decontam.stage import decontaminate_outcomes_df
-
-    docs, docs_in = ctx.previous("dedup", "decontaminate")
-    outcomes, report = decontaminate_outcomes_df(ctx.spark, docs, docs_in, ctx.cfg["decontaminate"], ctx.run)
-    return outcomes, docs_in, report
+def changed_settings(entry: Mapping, settings: Mapping, files: Mapping, most: int = 3) -> str | None:
+    """What differs between a committed entry's settings and these, for people; None if equal."""
+    if entry.get("settings_digest") == settings_digest(settings, files):
+        return None
+    if "settings" not in entry:
+        return "committed by an older version (no settings recorded)"
+    old, new = _flat(entry["settings"]), _flat(settings)
+    diffs = [f"{k}: {_show(old.get(k))} -> {_show(new.get(k))}"
+             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    was = entry.get("files", {})
+    diffs += [f"{name} changed" for name in sorted(set(was) | set(files)) if was.get(name) != files.get(name)]
+    more = f" and {len(diffs) - most} more" if len(diffs) > most else ""
+    return "; ".join(diffs[:most]) + more
 
 
-STAGES: dict[str, Callable] = {"ingest": ingest_outcomes, "clean": clean_outcomes,
-                               "dedup": dedup_outcomes, "decontaminate": decontaminate_outcomes}
-STAGE_ORDER = list(STAGES)
+def _flat(node, prefix: str = "") -> dict:
+    if isinstance(node, Mapping) and node:
+        out = {}
+        for k, v in node.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: node}
+
+
+def _show(v) -> str:
+    return "(unset)" if v is None else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def staleness(stage: str, stages: Mapping) -> str | None:
+    """Why a committed stage no longer follows from the stages it read; None when it does."""
+    for need, commit in stages[stage].get("upstream", {}).items():
+        if need not in stages:
+            return f"{need} is no longer committed"
+        if stages[need].get("commit") != commit:
+            return f"{need} was rerun after it"
+        why = staleness(need, stages)
+        if why:
+            return f"{need} is stale ({why})"
+    return None
 
 
 # --- committing a stage ----------------------------------------------------------------------
 
-def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -> bool:
-    """Run one stage unless it is committed already; returns whether it ran."""
-    run, cfg = ctx.run, ctx.cfg
-    if run.committed(stage) and not force:
-        print(f"[corpus] {stage}: committed already, skipped (--force reruns it)")
-        return False
-    for later in STAGE_ORDER[STAGE_ORDER.index(stage):]:  # a rerun makes later stages stale
-        run.reset(later)
+def run_stage(ctx: StageContext, stage: str, run_id: str, view: Mapping) -> None:
+    """Run one stage's body and commit what it returns (the caller decided it must run)."""
+    run = ctx.run
+    run.reset(stage)
+    ctx.stage = stage
+    committed = run.manifest()["stages"]
+    needs = STAGES[stage].requires(ctx.cfg, committed)
+    try:
+        _run_and_commit(ctx, stage, run_id, view, committed, needs)
+    except BaseException:
+        run.discard(stage)
+        raise
+
+
+def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
+    run = ctx.run
+    result = STAGES[stage].body(ctx)
+    entry = {"run_id": run_id, "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+             "settings": settings_of(stage, view), "files": file_digests(stage, ctx.cfg),
+             "upstream": {n: committed[n].get("commit") for n in needs}, "outputs": {}}
+    entry["settings_digest"] = settings_digest(entry["settings"], entry["files"])
+    if result.outcomes is not None:
+        entry.update(_write_documents(ctx, stage, run_id, result))
+    elif result.ledger is not None:
+        _write_ledger(run, stage, ledger_table(run_id, stage, result.ledger))
+    if result.report is not None:
+        run.write_text(run.staging(stage, "report"),
+                       json.dumps(result.report, indent=2, ensure_ascii=False))
+    for name, rel in run.stage_dirs(stage).items():
+        if run.fs.exists(run.path(run.staging(stage, name))):
+            entry["outputs"][name] = describe_files(run, run.staging(stage, name), rel)
+    if result.outcomes is not None:
+        entry["kept"] = sum(f["rows"] for f in entry["outputs"]["docs"])
+        entry["dropped"] = sum(f["rows"] for f in entry["outputs"]["dropped"])
+    entry["commit"] = xxhash.xxh64_hexdigest(
+        f"{stage}\0{entry['committed_at']}\0{entry['settings_digest']}".encode())
+    run.commit(stage, entry)
+
+
+def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict:
+    """Kept and dropped rows and the ledger of a document stage, staged; the counts checked."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    outcomes, docs_in, report = STAGES[stage](ctx)
+    run, cfg = ctx.run, ctx.cfg
     # computed once for the counts and both writes; on disk: whole documents would crowd the
     # heap that shuffles and sorts need (the page cache keeps it fast anyway)
-    outcomes = outcomes.persist(StorageLevel.DISK_ONLY)
+    outcomes = result.outcomes.persist(StorageLevel.DISK_ONLY)
     try:
         counts = (outcomes.groupBy("source", "lang", "reason")
                   .agg(F.count(F.lit(1)).alias("docs"), F.sum(F.length("text")).alias("chars"))
@@ -141,21 +171,17 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -
     finally:
         ctx.spark.catalog.clearCache()  # this stage's persisted data: no later stage reads it
     ledger = ledger_table(run_id, stage, [tuple(r) for r in counts])
-    check_balance(stage, total if docs_in is None else docs_in, ledger)
+    check_balance(stage, total if result.docs_in is None else result.docs_in, ledger)
     for name in ("docs", "dropped"):
         run.tidy_parquet_dir(run.staging(stage, name))
+    _write_ledger(run, stage, ledger)
+    return {"docs_in": total}
+
+
+def _write_ledger(run: RunDir, stage: str, ledger: pa.Table) -> None:
+    run.fs.makedirs(run.path(run.staging(stage, "")), exist_ok=True)
     with run.fs.open(run.path(run.staging(stage, "ledger")), "wb") as f:
         pq.write_table(ledger, f)
-    if report is not None:
-        run.write_text(run.staging(stage, "report"), json.dumps(report, indent=2, ensure_ascii=False))
-    entry = {"run_id": run_id, "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-             "docs_in": total, "outputs": {}}
-    for name, rel in run.stage_dirs(stage).items():
-        entry["outputs"][name] = describe_files(run, run.staging(stage, name), rel)
-    entry["kept"] = sum(f["rows"] for f in entry["outputs"]["docs"])
-    entry["dropped"] = sum(f["rows"] for f in entry["outputs"]["dropped"])
-    run.commit(stage, entry)
-    return True
 
 
 def check_balance(stage: str, docs_in: int, ledger: pa.Table) -> None:
@@ -184,35 +210,110 @@ def describe_files(run: RunDir, staged: str, final: str) -> list[dict]:
 
 # --- the whole run ---------------------------------------------------------------------------
 
-def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] | None = None,
-                 master: str | None = None, force: bool = False) -> list[dict]:
-    """Run the configured stages over `inputs` into `run_dir`; returns the funnel."""
-    from corpus.spark import get_session
+def plan(run: RunDir, view: Mapping, cfg: Mapping, stages: list[str], force: bool) -> list[tuple]:
+    """(stage, why it runs) for each requested stage that must run, in order; raises naming
+    what to run first when a needed stage is missing, stale or made with other settings."""
+    committed = run.manifest()["stages"]
+    stages = order(stages, cfg, committed)
+    runs: dict[str, str] = {}
+    for s in stages:
+        entry = committed.get(s)
+        upstream = [n for n in STAGES[s].requires(cfg, committed) if n in runs]
+        if entry is None:
+            runs[s] = "not committed yet"
+        elif force:
+            runs[s] = "--force"
+        elif (why := changed_settings(entry, settings_of(s, view), file_digests(s, cfg))):
+            runs[s] = f"settings changed since it was committed ({why})"
+        elif upstream:
+            runs[s] = f"{upstream[0]} runs again first"
+        elif (why := staleness(s, committed)):
+            runs[s] = f"stale: {why}"
+    for s in runs:
+        for need in STAGES[s].requires(cfg, committed):
+            _check_need(s, need, stages, runs, committed, view, cfg)
+    return [(s, runs[s]) for s in stages if s in runs]
 
-    stages = stages or cfg["run"]["stages"]
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise StageError(f"unknown stage(s) {unknown}; available: {list(STAGES)}")
-    if "ingest" in stages and not inputs:
-        raise StageError("the ingest stage needs --input")
-    files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if "ingest" in stages else []
+
+def _check_need(stage, need, stages, runs, committed, view, cfg) -> None:
+    if need in runs:
+        return
+    first = ",".join(order([*_missing(need, committed, cfg), *stages], cfg, committed))
+    entry = committed.get(need)
+    if entry is None:
+        raise StageError(f"{stage} needs {need}, which is not committed in this run: "
+                         f"run it first (--stages {first})")
+    why = changed_settings(entry, settings_of(need, view), file_digests(need, cfg))
+    if why:
+        raise StageError(f"{stage} needs {need}, whose settings changed since it was committed "
+                         f"({why}): run both (--stages {first}) or restore the setting")
+    why = staleness(need, committed)
+    if why:
+        raise StageError(f"{stage} needs {need}, which is stale ({why}): run it again first "
+                         f"(--stages {first})")
+
+
+def _missing(stage: str, committed: Mapping, cfg: Mapping) -> list[str]:
+    """`stage` and every stage it needs, directly or not, that is not committed."""
+    out = [stage]
+    for need in STAGES[stage].requires(cfg, committed):
+        if need not in committed:
+            out += _missing(need, committed, cfg)
+    return out
+
+
+def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] | None = None,
+                 master: str | None = None, force: bool = False, echo: bool = True) -> list[dict]:
+    """Run the requested stages (default `run.stages`) into `run_dir`; returns the funnel."""
     run = RunDir(run_dir)
-    run_id = run_id_for(cfg, inputs)
-    run.write_text("config.yaml", yaml.safe_dump({"inputs": inputs, **cfg}, sort_keys=True,
-                                                 allow_unicode=True))
-    ctx = StageContext(get_session(cfg["spark"], master), cfg, run, files)
-    for stage in sorted(stages, key=STAGE_ORDER.index):
-        run_stage(ctx, stage, run_id, force)
+    stages = stages or cfg["run"]["stages"]
+    ingest = run.manifest()["stages"].get("ingest")
+    if not inputs and ingest:  # later stages of an existing run: its inputs as they were
+        inputs = ingest.get("settings", {}).get("inputs") or []
+    view = {"inputs": list(inputs), **cfg}
+    todo = plan(run, view, cfg, stages, force)
+    skipped = [s for s in order(stages, cfg, run.manifest()["stages"]) if s not in dict(todo)]
+    for s in skipped if echo else ():
+        print(f"[corpus] {s}: committed already, skipped (--force reruns it)")
+    if any(s == "ingest" for s, _ in todo) and not inputs:
+        raise StageError("the ingest stage needs --input")
+    files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if any(s == "ingest" for s, _ in todo) else []
+    if todo:
+        from corpus.spark import get_session
+
+        ctx = StageContext(get_session(cfg["spark"], master), cfg, run, files)
+        run_id = run_id_for(cfg, inputs)
+        for s, why in todo:
+            if echo:
+                print(f"[corpus] {s}: running ({why})")
+            run_stage(ctx, s, run_id, view)
+            write_config(run, view)
+    write_config(run, view)
     return read_funnel(run)
 
 
+def write_config(run: RunDir, view: Mapping) -> None:
+    """RUN_DIR/config.yaml: the configuration that made what is on disk: each committed
+    stage's sections as recorded at its commit, the rest as resolved now."""
+    out = json.loads(json.dumps(view, default=str))
+    for stage, entry in run.manifest()["stages"].items():
+        for section, value in entry.get("settings", {}).items():
+            *parents, last = section.split(".")
+            node = out
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[last] = value
+    run.write_text("config.yaml", yaml.safe_dump(out, sort_keys=True, allow_unicode=True))
+
+
 def read_funnel(run: RunDir) -> list[dict]:
-    """The funnel of a run directory's committed stages, from its ledger files."""
+    """The funnel of a run directory's committed stages, from their ledger files."""
     rows = []
-    for stage in run.manifest()["stages"]:
-        with run.fs.open(run.path(run.stage_dirs(stage)["ledger"]), "rb") as f:
-            rows += pq.read_table(f).to_pylist()
-    return funnel(rows, STAGE_ORDER)
+    for stage, entry in run.manifest()["stages"].items():
+        if "ledger" in entry.get("outputs", {}):
+            with run.fs.open(run.path(run.stage_dirs(stage)["ledger"]), "rb") as f:
+                rows += pq.read_table(f).to_pylist()
+    return funnel(rows, list(STAGES))
 
 
 def print_funnel(stages: list[dict]) -> None:

@@ -79,6 +79,13 @@ class RunDir:
             if self.fs.exists(self.path(rel)):
                 self.fs.rm(self.path(rel), recursive=True)
 
+    def discard(self, stage: str) -> None:
+        """Remove what a stage that failed left under `_staging`."""
+        for rel in (f"_staging/{stage}", "_staging"):
+            p = self.path(rel)
+            if self.fs.exists(p) and (rel != "_staging" or not self.fs.find(p)):
+                self.fs.rm(p, recursive=True)
+
     def tidy_parquet_dir(self, rel: str) -> list[str]:
         """Rename Spark's part files to `part-00000.parquet`... in partition order and delete
         its bookkeeping files (`_SUCCESS`, checksums), so equal data gives equal files."""

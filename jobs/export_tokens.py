@@ -7,9 +7,8 @@ import argparse
 import sys
 
 from corpus.tokens.cli import add_arguments, run_job
-from corpus.tokens.export import export_tokens
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="jobs/export_tokens.py", description=__doc__.splitlines()[0])
     add_arguments(parser, "tokens.seq_len=4096")
-    sys.exit(run_job(parser.parse_args(), export_tokens))
+    sys.exit(run_job(parser.parse_args(), "tokens"))

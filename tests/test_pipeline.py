@@ -1,5 +1,6 @@
 """The ingest stage on Spark: accounting, manifest, determinism, commit and rerun."""
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -7,6 +8,7 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from corpus import pipeline
 from corpus.cli import main
@@ -16,6 +18,7 @@ from corpus.inputs import list_inputs
 from corpus.rundir import RunDir
 from corpus.schema import DOC_SCHEMA, OUTCOME_SCHEMA
 from corpus.spark import spark_schema
+from corpus.stages import STAGES
 from tests.conftest import SAMPLE
 
 INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
@@ -112,29 +115,54 @@ def test_rerun_skips_committed_stage_and_force_redoes_it(spark, sample_run, tmp_
     assert stamp() == first
     pipeline.run_pipeline(str(run), INPUTS, load_config(), stages=["ingest"], force=True)
     assert stamp() != first
-    assert not RunDir(str(run)).committed("clean")  # stale once ingest was redone
+    stages = RunDir(str(run)).manifest()["stages"]
+    assert pipeline.staleness("clean", stages) == "ingest was rerun after it"
+    assert pipeline.staleness("dedup", stages) == "clean is stale (ingest was rerun after it)"
+    with pytest.raises(pipeline.StageError, match=r"dedup needs clean, which is stale .*--stages clean,dedup"):
+        pipeline.run_pipeline(str(run), [], load_config(), stages=["dedup"])
+    assert main(["export-tokens", str(run)]) == 2  # reads decontaminate, stale too
+
+
+def test_a_changed_setting_reruns_the_stage_and_what_follows(spark, sample_run, tmp_path, capsys):
+    run = tmp_path / "k2"
+    shutil.copytree(sample_run, run)
+    before = RunDir(str(run)).manifest()["stages"]
+    pipeline.run_pipeline(str(run), [], load_config(overrides=["dedup.simhash.k=2"]))
+    out = capsys.readouterr().out
+    assert "dedup: running (settings changed since it was committed (dedup.simhash.k: 4 -> 2))" in out
+    assert "decontaminate: running (dedup runs again first)" in out
+    after = RunDir(str(run)).manifest()["stages"]
+    assert after["clean"]["commit"] == before["clean"]["commit"]
+    assert after["dedup"]["settings"]["dedup"]["simhash"]["k"] == 2
+    assert yaml.safe_load((run / "config.yaml").read_text())["dedup"]["simhash"]["k"] == 2
+    # back to the defaults for decontaminate only: dedup as committed (k = 2) stays what is on disk
+    pipeline.run_pipeline(str(run), [], load_config(), stages=["decontaminate"])
+    assert yaml.safe_load((run / "config.yaml").read_text())["dedup"]["simhash"]["k"] == 2
+    with pytest.raises(pipeline.StageError, match=r"whose settings changed .*dedup.simhash.k: 2 -> 4"):
+        pipeline.run_pipeline(str(run), [], load_config(), stages=["decontaminate"], force=True)
 
 
 def test_a_stage_that_dies_leaves_nothing_finished(spark, sample_run, tmp_path, monkeypatch):
     run = tmp_path / "dies"
     shutil.copytree(sample_run, run)
-
-    real = pipeline.ingest_outcomes
+    real = STAGES["ingest"]
 
     def dying(ctx):
         def boom(batches):
             for _ in batches:
                 raise RuntimeError("executor died")
             yield from ()
-        outcomes, docs_in, report = real(ctx)
-        return outcomes.mapInArrow(boom, spark_schema(OUTCOME_SCHEMA)), docs_in, report
+        result = real.body(ctx)
+        result.outcomes = result.outcomes.mapInArrow(boom, spark_schema(OUTCOME_SCHEMA))
+        return result
 
-    monkeypatch.setitem(pipeline.STAGES, "ingest", dying)
+    monkeypatch.setitem(STAGES, "ingest", dataclasses.replace(real, body=dying))
     with pytest.raises(Exception, match="executor died"):
         pipeline.run_pipeline(str(run), INPUTS, load_config(), stages=["ingest"], force=True)
-    for stage in ("ingest", "clean", "dedup"):  # the rerun of ingest made later stages stale
-        assert not RunDir(str(run)).committed(stage)
-        assert not (run / stage).exists() and not (run / "dropped" / stage).exists()
+    stages = RunDir(str(run)).manifest()["stages"]
+    assert "ingest" not in stages and not (run / "ingest").exists()
+    assert not (run / "dropped" / "ingest").exists() and not (run / "_staging").exists()
+    assert pipeline.staleness("clean", stages) == "ingest is no longer committed"
 
 
 def test_corrupt_and_empty_files_do_not_fail_the_job(spark, tmp_path):

@@ -158,7 +158,7 @@ def model(run_dir):
 def test_train_tokenizer_on_a_run_is_reproducible(run_dir, model):
     report = json.loads((run_dir / "tokenizer" / "report.json").read_text())
     assert report["stage"] == "ingest" and report["sample"]["rate"] == 1.0
-    assert cli("train-tokenizer", str(run_dir)) == 0
+    assert cli("train-tokenizer", str(run_dir), "--force") == 0
     assert (run_dir / "tokenizer" / "spm.model").read_bytes() == model
     assert (run_dir / "tokenizer" / "spm.vocab").read_text().count("\n") == 8000
 

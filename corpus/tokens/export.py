@@ -9,10 +9,10 @@
 3. Each shard is packed on an executor into rows of `seq_len + 1` tokens across document
    boundaries and written as a flat binary; the tails of all shards, in shard order, are
    packed by the driver into one more shard, and what remains is `leftover.bin`.
-4. `RUN_DIR/tokens/manifest.json` (corpus.tokens.shards) holds the shards, the counts per
-   source and topic and the tokenizer's sha256; the export checks that the shards' tokens plus
-   the leftover equal the documents' tokens plus one separator each, then replaces
-   RUN_DIR/tokens with the staged folder.
+4. `manifest.json` (corpus.tokens.shards) holds the shards, the counts per source and topic
+   and the tokenizer's sha256; the export checks that the shards' tokens plus the leftover
+   equal the documents' tokens plus one separator each. Everything is written to a staged
+   folder that the `tokens` stage (corpus.stages.tokens) commits as RUN_DIR/tokens.
 """
 
 from __future__ import annotations
@@ -25,28 +25,21 @@ import numpy as np
 
 from corpus.rundir import RunDir
 from corpus.spark import spark_schema
+from corpus.stages.base import StageError
 from corpus.tokens.pack import SUMMARY_SCHEMA, TOKENIZED_SCHEMA, Packer, pack_shards, tokenize_batches
 from corpus.tokens.shards import FORMAT, LEFTOVER, MANIFEST, ShardWriter, shard_name
-from corpus.tokens.source import document_stage, documents
+from corpus.tokens.source import documents
 from corpus.tokens.tokenizer import Tokenizer
 from corpus.tokens.train_tokenizer import MODEL_PATH
 
-TOKENS_DIR = "tokens"
-STAGING = f"_staging/{TOKENS_DIR}"
-
-
-class ExportError(RuntimeError):
-    """An export whose token accounting does not balance."""
-
-
-def export_tokens(run_dir: str, cfg: dict, spark, echo: bool = True) -> dict:
-    """Export the run's documents as token shards under RUN_DIR/tokens; returns the manifest."""
+def export_tokens(spark, run: RunDir, cfg: dict, stage: str, staged: str) -> dict:
+    """Export the documents of `stage` as token shards into the staged folder `staged`
+    (relative to the run); returns the manifest."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     p = cfg["tokens"]
-    run = RunDir(run_dir)
-    stage, entry = document_stage(run, p.get("stage"))
+    entry = run.manifest()["stages"][stage]
     tok = _tokenizer(run, p.get("tokenizer"))
     seq_tokens, seed, dtype = int(p["seq_len"]) + 1, int(p["seed"]), tok.dtype
     model = spark.sparkContext.broadcast(tok.model)
@@ -60,15 +53,13 @@ def export_tokens(run_dir: str, cfg: dict, spark, echo: bool = True) -> dict:
                   .collect())
         doc_tokens = sum(g.tokens for g in groups)
         num_shards = max(1, math.ceil(doc_tokens / int(p["shard_tokens"])))
-        if run.fs.exists(run.path(STAGING)):
-            run.fs.rm(run.path(STAGING), recursive=True)
-        run.fs.makedirs(run.path(STAGING), exist_ok=True)
+        run.fs.makedirs(run.path(staged), exist_ok=True)
         uri = run.uri
 
         def write(batches):
             out = RunDir(uri)
             yield from pack_shards(batches, seq_tokens, dtype,
-                                   lambda name: out.fs.open(out.path(STAGING, name), "wb"))
+                                   lambda name: out.fs.open(out.path(staged, name), "wb"))
 
         summaries = (tokenized.select(F.pmod("key", F.lit(num_shards)).cast("int").alias("shard"),
                                       "key", "id", "tokens")
@@ -79,7 +70,7 @@ def export_tokens(run_dir: str, cfg: dict, spark, echo: bool = True) -> dict:
         tokenized.unpersist()
         model.destroy()
     summaries = sorted((s.asDict() for s in summaries), key=lambda s: s["shard"])
-    shards, leftover = _pack_tails(run, summaries, num_shards, seq_tokens, dtype)
+    shards, leftover = _pack_tails(run, staged, summaries, num_shards, seq_tokens, dtype)
     manifest = {
         "format": FORMAT, "seq_len": seq_tokens - 1, "dtype": np.dtype(dtype).name,
         "vocab_size": tok.vocab_size, "eos_id": tok.eos_id,
@@ -96,11 +87,9 @@ def export_tokens(run_dir: str, cfg: dict, spark, echo: bool = True) -> dict:
     }
     packed = manifest["sequences"] * seq_tokens + manifest["leftover_tokens"]
     if packed != doc_tokens or sum(s["tokens"] for s in summaries) != doc_tokens:
-        raise ExportError(f"export-tokens: documents hold {doc_tokens} tokens, shards {packed}")
-    _commit(run, manifest)
-    if echo:
-        print(json.dumps({k: v for k, v in manifest.items() if k != "shards"}, indent=2,
-                         ensure_ascii=False))
+        raise StageError(f"export-tokens: documents hold {doc_tokens} tokens, shards {packed}")
+    with run.fs.open(run.path(staged, MANIFEST), "w") as f:
+        f.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 
@@ -111,7 +100,7 @@ def _tokenizer(run: RunDir, path: str | None) -> Tokenizer:
         return Tokenizer(f.read())
 
 
-def _pack_tails(run: RunDir, summaries: list[dict], index: int, seq_tokens: int, dtype):
+def _pack_tails(run: RunDir, staged: str, summaries: list[dict], index: int, seq_tokens: int, dtype):
     """The shards' descriptions, plus one shard packed from all tails (when they fill a
     sequence) and the leftover file's description."""
     packer = Packer(seq_tokens, dtype)
@@ -120,11 +109,11 @@ def _pack_tails(run: RunDir, summaries: list[dict], index: int, seq_tokens: int,
     shards = [{k: s[k] for k in ("path", "sequences", "bytes", "sha256")} for s in summaries]
     full = np.concatenate([np.empty((0, seq_tokens), dtype), *rows])
     if len(full):
-        with run.fs.open(run.path(STAGING, shard_name(index)), "wb") as f:
+        with run.fs.open(run.path(staged, shard_name(index)), "wb") as f:
             writer = ShardWriter(f, dtype)
             writer.write(full)
         shards.append(writer.describe(shard_name(index)))
-    with run.fs.open(run.path(STAGING, LEFTOVER), "wb") as f:
+    with run.fs.open(run.path(staged, LEFTOVER), "wb") as f:
         writer = ShardWriter(f, dtype)
         writer.write(packer.tail())
     leftover = writer.describe(LEFTOVER)
@@ -140,14 +129,3 @@ def _by_source(groups) -> dict:
         s["documents"] += g.documents
         s["tokens"] += g.tokens
     return dict(sorted(out.items()))
-
-
-def _commit(run: RunDir, manifest: dict) -> None:
-    """Write the manifest into the staged folder, then put the folder in place."""
-    with run.fs.open(run.path(STAGING, MANIFEST), "w") as f:
-        f.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    if run.fs.exists(run.path(TOKENS_DIR)):
-        run.fs.rm(run.path(TOKENS_DIR), recursive=True)
-    run.fs.mv(run.path(STAGING), run.path(TOKENS_DIR), recursive=True)
-    if not run.fs.find(run.path("_staging")):
-        run.fs.rm(run.path("_staging"), recursive=True)

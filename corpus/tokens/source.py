@@ -1,6 +1,6 @@
-"""Which documents the tokenizer and the token export read: a committed stage of a run.
+"""The documents the tokenizer and the token export read: a committed stage of a run (which
+one: corpus.stages.tokens.source_stage).
 
-By default the last committed stage in pipeline order (dedup after clean after ingest...).
 Each document gets a seeded 64-bit key (Spark's xxhash64 of the seed and its id): the key
 samples documents for the tokenizer and orders them for the export, so both depend on the
 documents and the seed only, never on how the input happens to be partitioned.
@@ -9,26 +9,6 @@ documents and the seed only, never on how the input happens to be partitioned.
 from __future__ import annotations
 
 from corpus.rundir import RunDir
-
-
-class SourceError(RuntimeError):
-    """No committed document stage to read."""
-
-
-def document_stage(run: RunDir, stage: str | None = None) -> tuple[str, dict]:
-    """(stage, its manifest entry): `stage`, or the last committed stage in pipeline order."""
-    from corpus.pipeline import STAGE_ORDER
-
-    committed = run.manifest()["stages"]
-    if stage is None:
-        known = [s for s in STAGE_ORDER if s in committed]
-        if not known:
-            raise SourceError(f"{run.uri} has no committed document stage (run `corpus run` first)")
-        stage = known[-1]
-    if stage not in committed:
-        raise SourceError(f"{run.uri}: stage {stage!r} is not committed "
-                          f"(committed: {', '.join(committed) or 'none'})")
-    return stage, committed[stage]
 
 
 def documents(spark, run: RunDir, stage: str, seed: int):

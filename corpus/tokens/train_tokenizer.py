@@ -2,7 +2,8 @@
 
 Documents of the stage (see corpus.tokens.source) are kept when their seeded key falls under
 `tokenizer.sample_chars` / the stage's characters (from its ledger), streamed to the driver in
-key order and trained on there (corpus.tokens.tokenizer). Writes, replacing the previous ones:
+key order and trained on there (corpus.tokens.tokenizer). The `tokenizer` stage
+(corpus.stages.tokenizer) commits, replacing the previous ones:
 
     RUN_DIR/tokenizer/spm.model     the model (export-tokens reads it by default)
     RUN_DIR/tokenizer/spm.vocab     piece <TAB> score per line (\\n and \\t pieces escaped)
@@ -21,11 +22,10 @@ import time
 import pyarrow.parquet as pq
 
 from corpus.rundir import RunDir
-from corpus.tokens.source import document_stage, documents
+from corpus.tokens.source import documents
 from corpus.tokens.tokenizer import EXACT_OPTIONS, TRAINER_KEYS, Tokenizer, train_model
 
-TOKENIZER_DIR = "tokenizer"
-MODEL_PATH = f"{TOKENIZER_DIR}/spm.model"
+MODEL_PATH = "tokenizer/spm.model"
 _KEY_SPACE = 1 << 31
 
 
@@ -59,11 +59,11 @@ def vocab_lines(tok: Tokenizer) -> str:
                    for i in range(tok.vocab_size))
 
 
-def train_tokenizer(run_dir: str, cfg: dict, spark, echo: bool = True) -> dict:
-    """Train on the run's documents with `cfg['tokenizer']`; write RUN_DIR/tokenizer/."""
+def train_tokenizer(spark, run: RunDir, cfg: dict, stage: str, staged: str) -> dict:
+    """Train on the documents of `stage` with `cfg['tokenizer']`; write the model, vocabulary
+    and report under the staged folder `staged` (relative to the run); returns the report."""
     p = cfg["tokenizer"]
-    run = RunDir(run_dir)
-    stage, entry = document_stage(run, p.get("stage"))
+    entry = run.manifest()["stages"][stage]
     t0 = time.time()
     counts: dict = {}
     model = train_model(sample_texts(spark, run, stage, int(p["seed"]), int(p["sample_chars"]),
@@ -78,19 +78,11 @@ def train_tokenizer(run_dir: str, cfg: dict, spark, echo: bool = True) -> dict:
         "seconds": round(time.time() - t0, 2),
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
-    staged = run.path("_staging", TOKENIZER_DIR)
-    run.fs.makedirs(staged, exist_ok=True)
-    with run.fs.open(f"{staged}/spm.model", "wb") as f:
+    run.fs.makedirs(run.path(staged), exist_ok=True)
+    with run.fs.open(run.path(staged, "spm.model"), "wb") as f:
         f.write(model)
-    with run.fs.open(f"{staged}/spm.vocab", "w") as f:
+    with run.fs.open(run.path(staged, "spm.vocab"), "w") as f:
         f.write(vocab_lines(tok))
-    with run.fs.open(f"{staged}/report.json", "w") as f:
+    with run.fs.open(run.path(staged, "report.json"), "w") as f:
         f.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    if run.fs.exists(run.path(TOKENIZER_DIR)):
-        run.fs.rm(run.path(TOKENIZER_DIR), recursive=True)
-    run.fs.mv(staged, run.path(TOKENIZER_DIR), recursive=True)
-    if not run.fs.find(run.path("_staging")):
-        run.fs.rm(run.path("_staging"), recursive=True)
-    if echo:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
     return report
