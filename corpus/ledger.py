@@ -1,7 +1,10 @@
 """The ledger: for every stage, documents and characters in, kept, and dropped by reason.
 
-Rows are (run_id, stage, source, lang, reason, docs, chars); `reason` is null for kept
-documents. `funnel` turns the rows of a run into the view people and scripts read.
+Rows are (run_id, stage, source, lang, reason, docs, chars, copies, tokens); `reason` is null
+for kept documents. `docs` counts documents (in = kept + dropped holds for them), `copies` the
+documents emitted, repeats included (0 for dropped rows), `tokens` the tokens emitted where a
+stage knows them (the token export), else null. `funnel` turns the rows of a run into the view
+people and scripts read.
 """
 
 from __future__ import annotations
@@ -19,17 +22,23 @@ LEDGER_SCHEMA = pa.schema([
     pa.field("reason", pa.string()),
     pa.field("docs", pa.int64()),
     pa.field("chars", pa.int64()),
+    pa.field("copies", pa.int64()),
+    pa.field("tokens", pa.int64()),
 ])
 
 
 def ledger_table(run_id: str, stage: str, counts: Iterable[tuple]) -> pa.Table:
-    """Ledger rows from (source, lang, reason, docs, chars) tuples, in a stable order."""
+    """Ledger rows from (source, lang, reason, docs, chars[, copies[, tokens]]) tuples, in a
+    stable order; copies default to docs for kept rows and 0 for dropped ones."""
     rows = sorted(counts, key=lambda r: tuple("" if v is None else str(v) for v in r[:3]))
-    return pa.Table.from_pylist(
-        [dict(run_id=run_id, stage=stage, source=s, lang=l, reason=r, docs=int(d), chars=int(c or 0))
-         for s, l, r, d, c in rows],
-        schema=LEDGER_SCHEMA,
-    )
+    out = []
+    for s, l, r, d, c, *rest in rows:
+        copies = rest[0] if rest else (d if r is None else 0)
+        tokens = rest[1] if len(rest) > 1 else None
+        out.append(dict(run_id=run_id, stage=stage, source=s, lang=l, reason=r, docs=int(d),
+                        chars=int(c or 0), copies=int(copies),
+                        tokens=None if tokens is None else int(tokens)))
+    return pa.Table.from_pylist(out, schema=LEDGER_SCHEMA)
 
 
 def funnel(rows: list[dict], stage_order: list[str]) -> list[dict]:
@@ -44,7 +53,10 @@ def funnel(rows: list[dict], stage_order: list[str]) -> list[dict]:
         reasons: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         groups: dict[tuple, dict] = {}
         kept = [0, 0]
+        copies = tokens = 0
         for r in srows:
+            copies += r.get("copies") or 0
+            tokens += r.get("tokens") or 0
             g = groups.setdefault((r["source"], r["lang"]), {"source": r["source"], "lang": r["lang"],
                                                              "in_docs": 0, "kept_docs": 0,
                                                              "in_chars": 0, "kept_chars": 0})
@@ -62,6 +74,8 @@ def funnel(rows: list[dict], stage_order: list[str]) -> list[dict]:
             "in_chars": sum(r["chars"] for r in srows),
             "kept_docs": kept[0],
             "kept_chars": kept[1],
+            "copies": copies,
+            "tokens": tokens or None,
             "dropped": [{"reason": k, "docs": v[0], "chars": v[1]}
                         for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1][0], kv[0]))],
             "groups": sorted(groups.values(), key=lambda g: (str(g["source"]), str(g["lang"]))),
@@ -76,6 +90,10 @@ def format_funnel(stages: list[dict]) -> str:
         share = s["kept_docs"] / s["in_docs"] if s["in_docs"] else 0.0
         lines.append(f"stage {s['stage']}: {s['in_docs']:,} in -> {s['kept_docs']:,} kept "
                      f"({share:.1%}); chars {s['in_chars']:,} -> {s['kept_chars']:,}")
+        if s.get("copies") and s["copies"] != s["kept_docs"]:
+            lines.append(f"  emitted {s['copies']:,} copies ({s['copies'] - s['kept_docs']:+,} by repeats)")
+        if s.get("tokens"):
+            lines.append(f"  tokens {s['tokens']:,}")
         for d in s["dropped"]:
             lines.append(f"  dropped {d['reason']:<24} {d['docs']:>10,} docs {d['chars']:>14,} chars")
         lines.append(f"  {'source':<10} {'lang':<6} {'in':>10} {'kept':>10} {'kept chars':>14}")

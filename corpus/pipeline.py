@@ -149,33 +149,54 @@ def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
 
 
 def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict:
-    """Kept and dropped rows and the ledger of a document stage, staged; the counts checked."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+    """Kept and dropped rows and the ledger of a document stage, staged; the counts checked.
+    The rows are written by the executors (corpus.outcomes) in the pass that makes them."""
+    from pyspark.sql.pandas.types import to_arrow_schema
 
-    run, cfg = ctx.run, ctx.cfg
-    # computed once for the counts and both writes; on disk: whole documents would crowd the
-    # heap that shuffles and sorts need (the page cache keeps it fast anyway)
-    outcomes = result.outcomes.persist(StorageLevel.DISK_ONLY)
-    try:
-        counts = (outcomes.groupBy("source", "lang", "reason")
-                  .agg(F.count(F.lit(1)).alias("docs"), F.sum(F.length("text")).alias("chars"))
-                  .collect())
-        kept = outcomes.where(F.col("reason").isNull()).drop("reason", "detail")
-        kept.write.mode("overwrite").parquet(run.spark_uri(run.staging(stage, "docs")))
-        dropped = outcomes.where(F.col("reason").isNotNull())
-        if not cfg["dropped"].get("keep_text", True):
-            dropped = dropped.withColumn("text", F.lit(""))
-        dropped.write.mode("overwrite").parquet(run.spark_uri(run.staging(stage, "dropped")))
-        total = outcomes.count()
-    finally:
-        ctx.spark.catalog.clearCache()  # this stage's persisted data: no later stage reads it
-    ledger = ledger_table(run_id, stage, [tuple(r) for r in counts])
+    from corpus.outcomes import SUMMARY_SCHEMA, write_outcomes
+    from corpus.spark import spark_schema
+
+    run, uri, per_batch = ctx.run, ctx.run.uri, result.per_batch
+    blank = not ctx.cfg["dropped"]["keep_text"]
+    schema = result.schema or to_arrow_schema(result.outcomes.schema)
+
+    def task(batches):
+        from pyspark import TaskContext
+
+        part, out = TaskContext.get().partitionId(), RunDir(uri)
+        yield from write_outcomes(per_batch(batches) if per_batch else batches, part,
+                                  lambda name: _part_opener(out, stage, name, part),
+                                  blank_dropped_text=blank)
+
+    summary = result.outcomes.mapInArrow(task, spark_schema(SUMMARY_SCHEMA)).collect()
+    counts: dict = {}
+    for r in summary:
+        c = counts.setdefault((r.source, r.lang, r.reason), [0, 0, 0])
+        c[0] += r.docs; c[1] += r.chars; c[2] += r.copies
+    ledger = ledger_table(run_id, stage, [(*k, *v) for k, v in counts.items()])
+    total = sum(c[0] for c in counts.values())
     check_balance(stage, total if result.docs_in is None else result.docs_in, ledger)
-    for name in ("docs", "dropped"):
-        run.tidy_parquet_dir(run.staging(stage, name))
+    kept_schema = pa.schema([f for f in schema if f.name not in ("reason", "detail")])
+    for name, sch in (("docs", kept_schema), ("dropped", schema)):
+        if not run.tidy_parquet_dir(run.staging(stage, name)):  # nothing of this kind: an empty file
+            _empty_part(run, stage, name, sch)
     _write_ledger(run, stage, ledger)
     return {"docs_in": total}
+
+
+def _part_opener(run: RunDir, stage: str, name: str, part: int):
+    """A function opening the part file of one task for writing (a retry writes it again)."""
+    path = run.path(run.staging(stage, name), f"part-{part:05d}.parquet")
+
+    def open_():
+        run.fs.makedirs(run.path(run.staging(stage, name)), exist_ok=True)
+        return run.fs.open(path, "wb")
+    return open_
+
+
+def _empty_part(run: RunDir, stage: str, name: str, schema: pa.Schema) -> None:
+    with _part_opener(run, stage, name, 0)() as f:
+        pq.write_table(schema.empty_table(), f, compression="zstd")
 
 
 def _write_ledger(run: RunDir, stage: str, ledger: pa.Table) -> None:

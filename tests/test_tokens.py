@@ -176,6 +176,8 @@ def test_export_loses_no_token(run_dir, model):
     assert m["tokens"] == expected == m["sequences"] * 129 + m["leftover_tokens"]
     assert m["documents"] == len(docs) and len(m["shards"]) > 2 and m["tokenizer"]["sha256"] == tok.sha256
     assert sum(s["tokens"] for s in m["by_source"].values()) == expected
+    ledger = pq.read_table(run_dir / "ledger" / "tokens.parquet").to_pylist()
+    assert sum(r["tokens"] for r in ledger) == expected and sum(r["docs"] for r in ledger) == len(docs)
     assert {"code", "misc"} <= {g["topic"] for g in m["by_source_topic"] if g["source"] == "jsonl"}
 
     shards = TokenShards(str(tokens_dir))

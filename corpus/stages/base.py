@@ -9,8 +9,10 @@ stage alike (see docs/architecture.md).
 Two kinds of result:
 - *document* stages return `outcomes`, a DataFrame in the outcome schema (the document
   columns, `reason` null for kept rows, `detail`, optionally `copies`: how many times a kept
-  document is emitted, 1 when absent) and `docs_in`, the documents they read (None when the
-  outcomes are the input, as for ingest);
+  document is emitted, 1 when absent), or a DataFrame plus `per_batch`, a function from its
+  Arrow batches to outcome batches (`schema`) that the runner calls where it writes, so
+  documents made in Python are written from Python; and `docs_in`, the documents they read
+  (None when the outcomes are the input, as for ingest);
 - *artefact* stages (the tokenizer, the token shards) write files under `ctx.staging()` and
   return `outcomes=None`; the runner checksums and commits that folder.
 """
@@ -27,7 +29,9 @@ class StageError(RuntimeError):
 
 @dataclass
 class StageResult:
-    outcomes: object = None          # DataFrame of outcome rows (document stages)
+    outcomes: object = None          # DataFrame of outcome rows (document stages), or the
+    per_batch: Callable | None = None  # DataFrame this maps, on the executors, to outcome batches
+    schema: object = None            # the Arrow schema of per_batch's outcome batches
     docs_in: int | None = None       # documents read; None: count the outcomes
     report: Mapping | None = None    # written to RUN_DIR/reports/<stage>.json
     ledger: Sequence[tuple] | None = None  # artefact stages: (source, lang, reason, docs, chars)

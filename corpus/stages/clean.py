@@ -8,13 +8,11 @@ from corpus.stages.base import Stage, StageResult
 
 def body(ctx) -> StageResult:
     from corpus.quality.clean import CLEAN_OUTCOME_SCHEMA, clean_batches
-    from corpus.spark import spark_schema
 
     docs, docs_in = ctx.read("ingest")
     clean_cfg = ctx.cfg["clean"]
-    outcomes = docs.mapInArrow(lambda batches: clean_batches(batches, clean_cfg),
-                               spark_schema(CLEAN_OUTCOME_SCHEMA))
-    return StageResult(outcomes, docs_in)
+    return StageResult(docs, per_batch=lambda batches: clean_batches(batches, clean_cfg),
+                       schema=CLEAN_OUTCOME_SCHEMA, docs_in=docs_in)
 
 
 def files(cfg) -> list:

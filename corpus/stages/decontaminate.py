@@ -12,7 +12,7 @@ def body(ctx) -> StageResult:
     docs, docs_in = ctx.read("dedup")
     outcomes, report = decontaminate_outcomes_df(ctx.spark, docs, docs_in,
                                                  ctx.cfg["decontaminate"], ctx.run)
-    return StageResult(outcomes, docs_in, report)
+    return StageResult(outcomes, docs_in=docs_in, report=report)
 
 
 def files(cfg) -> list:

@@ -11,7 +11,7 @@ def body(ctx) -> StageResult:
 
     docs, docs_in = ctx.read("clean")
     outcomes, report = dedup_outcomes_df(ctx.spark, docs, docs_in, ctx.cfg["dedup"])
-    return StageResult(outcomes, docs_in, report)
+    return StageResult(outcomes, docs_in=docs_in, report=report)
 
 
 STAGE = Stage(name="dedup", needs=("clean",), config=("dedup", "dropped"), body=body,

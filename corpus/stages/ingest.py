@@ -8,7 +8,6 @@ from corpus.stages.base import Stage, StageResult
 
 def body(ctx) -> StageResult:
     from corpus.schema import OUTCOME_SCHEMA
-    from corpus.spark import spark_schema
 
     ingest_cfg = ctx.cfg["ingest"]
     batch_rows = int(ingest_cfg["batch_rows"])
@@ -23,9 +22,8 @@ def body(ctx) -> StageResult:
 
     files = ctx.files
     tasks = ctx.spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
-    outcomes = ctx.spark.createDataFrame(tasks, "kind string, uri string").mapInArrow(
-        read_files, spark_schema(OUTCOME_SCHEMA))
-    return StageResult(outcomes)
+    return StageResult(ctx.spark.createDataFrame(tasks, "kind string, uri string"),
+                       per_batch=read_files, schema=OUTCOME_SCHEMA)
 
 
 STAGE = Stage(name="ingest", needs=(), config=("inputs", "ingest", "dropped"), body=body,

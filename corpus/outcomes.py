@@ -1,0 +1,123 @@
+"""Writing a stage's outcomes on the executors: kept and dropped rows straight to Parquet,
+counted on the way, so a stage's documents pass through Python once and never back to the JVM.
+
+`write_outcomes` runs inside one Spark task: it splits each outcome batch into kept rows
+(`reason` null; written without `reason`/`detail`) and dropped rows, writes them to
+`<staged>/docs/part-<P>.parquet` and `<staged>/dropped/part-<P>.parquet` (P: the task's
+partition; a retried task writes the same file again), and yields one summary row per
+(source, lang, reason): documents, characters and copies. An outcome batch may carry
+`copies` (how many times a kept document is emitted; null or absent: 1); dropped rows emit 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SUMMARY_SCHEMA = pa.schema([
+    pa.field("part", pa.int32()), pa.field("output", pa.string()),
+    pa.field("source", pa.string()), pa.field("lang", pa.string()), pa.field("reason", pa.string()),
+    pa.field("docs", pa.int64()), pa.field("chars", pa.int64()), pa.field("copies", pa.int64()),
+])
+OUTCOME_ONLY = ("reason", "detail")
+ROW_GROUP_CHARS = 64 << 20     # a row group holds about this much text (or ROW_GROUP_ROWS rows)
+ROW_GROUP_ROWS = 65536
+
+
+class PartWriter:
+    """One Parquet file, written in row groups of about ROW_GROUP_CHARS characters."""
+
+    def __init__(self, opener: Callable[[], object], compression: str):
+        self.opener, self.compression = opener, compression
+        self.buf: list[pa.RecordBatch] = []
+        self.chars = self.rows = 0
+        self.file = self.writer = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        self.buf.append(batch)
+        self.rows += batch.num_rows
+        self.chars += pc.sum(pc.utf8_length(batch.column("text"))).as_py() or 0
+        if self.chars >= ROW_GROUP_CHARS or self.rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buf:
+            return
+        table = pa.Table.from_batches(self.buf)
+        if self.writer is None:
+            self.file = self.opener()
+            self.writer = pq.ParquetWriter(self.file, table.schema, compression=self.compression)
+        self.writer.write_table(table, row_group_size=table.num_rows)
+        self.buf, self.chars, self.rows = [], 0, 0
+
+    def close(self) -> bool:
+        """Finish the file; False when no row was ever written (and no file made)."""
+        self._flush()
+        if self.writer is None:
+            return False
+        self.writer.close()
+        self.file.close()
+        return True
+
+
+def split(batch: pa.RecordBatch, blank_dropped_text: bool = False):
+    """(kept rows without the outcome columns, dropped rows) of an outcome batch."""
+    is_kept = pc.is_null(batch.column("reason"))
+    kept = batch.filter(is_kept)
+    kept = kept.select([n for n in kept.schema.names if n not in OUTCOME_ONLY])
+    dropped = batch.filter(pc.invert(is_kept))
+    if blank_dropped_text and dropped.num_rows:
+        i = dropped.schema.get_field_index("text")
+        dropped = dropped.set_column(i, dropped.schema.field(i), pa.array([""] * dropped.num_rows))
+    return kept, dropped
+
+
+def count(batch: pa.RecordBatch, counts: dict) -> None:
+    """Add a batch's documents, characters and copies per (source, lang, reason) to `counts`."""
+    chars = pc.utf8_length(batch.column("text")).to_pylist()
+    reasons = batch.column("reason").to_pylist()
+    copies = (batch.column("copies").to_pylist() if "copies" in batch.schema.names
+              else [None] * batch.num_rows)
+    for s, l, r, n, c in zip(batch.column("source").to_pylist(), batch.column("lang").to_pylist(),
+                             reasons, chars, copies):
+        row = counts[(s, l, r)]
+        row[0] += 1
+        row[1] += n or 0
+        row[2] += 0 if r is not None else (1 if c is None else c)
+
+
+def write_outcomes(batches: Iterable[pa.RecordBatch], part: int, opener: Callable[[str], Callable],
+                   compression: str = "zstd", blank_dropped_text: bool = False,
+                   ) -> Iterator[pa.RecordBatch]:
+    """Write one task's outcomes (see the module docstring); yields its summary rows.
+    `opener(output)` gives a function opening that output's file for writing."""
+    writers = {"docs": PartWriter(opener("docs"), compression),
+               "dropped": PartWriter(opener("dropped"), compression)}
+    counts: dict = defaultdict(lambda: [0, 0, 0])
+    for batch in batches:
+        _check_copies(batch)
+        count(batch, counts)
+        kept, dropped = split(batch, blank_dropped_text)
+        writers["docs"].add(kept)
+        writers["dropped"].add(dropped)
+    written = {name: w.close() for name, w in writers.items()}
+    rows = [{"part": part, "output": ",".join(n for n, ok in written.items() if ok),
+             "source": s, "lang": l, "reason": r, "docs": d, "chars": c, "copies": k}
+            for (s, l, r), (d, c, k) in sorted(counts.items(), key=lambda kv: str(kv[0]))]
+    yield pa.RecordBatch.from_pylist(rows, schema=SUMMARY_SCHEMA)
+
+
+def _check_copies(batch: pa.RecordBatch) -> None:
+    if "copies" not in batch.schema.names:
+        return
+    kept = batch.filter(pc.is_null(batch.column("reason"))).column("copies")
+    low = pc.min(kept).as_py() if len(kept) else None
+    if low is not None and low < 1:
+        raise ValueError("a kept document must be emitted at least once (copies >= 1); "
+                         "drop it with a reason instead")
