@@ -81,8 +81,8 @@ def clean_outcomes(ctx: StageContext):
     from corpus.quality.clean import CLEAN_OUTCOME_SCHEMA, clean_batches
 
     docs, docs_in = ctx.previous("ingest", "clean")
-    clean_cfg = ctx.cfg["clean"]
-    outcomes = docs.mapInArrow(lambda batches: clean_batches(batches, clean_cfg),
+    clean_cfg, rules = ctx.cfg["clean"], ctx.cfg["rules"]
+    outcomes = docs.mapInArrow(lambda batches: clean_batches(batches, clean_cfg, rules),
                                spark_schema(CLEAN_OUTCOME_SCHEMA))
     return outcomes, docs_in, None
 
