@@ -105,16 +105,6 @@ def test_funnel_balances():
     assert s["dropped"] == [{"reason": "non_html", "docs": 3, "chars": 0}]
 
 
-def test_reader_defaults_match_pipeline_yaml():
-    """Readers work without a config (their DEFAULTS); the YAML must say the same."""
-    from corpus.ingest import books, forums, jsonl, news
-
-    ingest = load_config()["ingest"]
-    for section, module in (("books", books), ("news", news), ("forums", forums), ("jsonl", jsonl)):
-        assert ingest[section] == module.DEFAULTS, section
-    assert {**jsonl.DEFAULTS, "source": "parquet"} == ingest["parquet"]
-
-
 def test_local_mode_sizes_shuffles_by_cores(spark):
     from corpus.spark import _local_cores
 
