@@ -62,7 +62,7 @@ def test_config_overrides_and_errors(tmp_path):
     assert cfg["ingest"]["warc"]["reader"] == "warcio"
     assert cfg["ingest"]["warc"]["max_record_bytes"] == 5
     assert cfg["spark"]["conf"]["spark.executor.memory"] == "4g"
-    with pytest.raises(ConfigError, match="unknown config key 'ingest.warc.typo'"):
+    with pytest.raises(ConfigError, match=r"--set ingest.warc.typo=1: unknown key ingest\.warc\.typo"):
         load_config(overrides=["ingest.warc.typo=1"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_config(overrides=["ingest.warc.reader"])
