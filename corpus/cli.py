@@ -1,6 +1,7 @@
 """The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel,
-`corpus train-quality` trains the quality classifier, `corpus train-tokenizer` and
-`corpus export-tokens` turn a run into token shards for `corpus-train`.
+`corpus config show|check` prints or checks a configuration, `corpus train-quality` trains the
+quality classifier, `corpus train-tokenizer` and `corpus export-tokens` turn a run into token
+shards for `corpus-train`.
 
 `spark-submit jobs/pipeline.py` takes the same arguments as `corpus run`.
 """
@@ -59,6 +60,33 @@ def stats_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    show = sub.add_parser("show", help="print the resolved configuration (rule sets included) as YAML")
+    show.add_argument("--config", "-c", metavar="FILE", help="YAML merged over rules/pipeline.yaml")
+    show.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a config key by dotted path, e.g. rules.zh.rules.min_length.min_chars=50")
+    check = sub.add_parser("check", help="validate a configuration file (exit 0: ok, 2: error)")
+    check.add_argument("file", metavar="FILE")
+
+
+def config_command(args: argparse.Namespace) -> int:
+    """`config show`: the resolved configuration as YAML; `config check FILE`: `FILE: ok`."""
+    import yaml
+
+    try:
+        if args.action == "check":
+            load_config(args.file)
+            print(f"{args.file}: ok")
+        else:
+            cfg = load_config(args.config, args.overrides)
+            print(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), end="")
+    except ConfigError as e:
+        print(f"corpus: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="corpus", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     stats = sub.add_parser("stats", help="print the funnel of a run directory from its ledger")
     stats.add_argument("run_dir", metavar="RUN_DIR")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
+    add_config_arguments(sub.add_parser("config", help="print the resolved configuration or check a file"))
     from corpus.quality.classifier import add_train_quality_arguments, train_quality_command
 
     tq = sub.add_parser("train-quality", help="train the fastText quality classifier")
@@ -80,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "config":
+        return config_command(args)
     if args.command == "train-quality":
         return train_quality_command(args)
     if args.command == "train-tokenizer":

@@ -194,4 +194,4 @@ def test_cli_stats_and_errors(sample_run, capsys):
                  "--set", "ingest.warc.reader=warcio"]) == 2
     assert main(["run", "--input", f"warc:{SAMPLE}/warc", "--output", "/tmp/x",
                  "--set", "ingest.nope=1"]) == 2
-    assert "unknown config key 'ingest.nope'" in capsys.readouterr().err
+    assert "--set ingest.nope=1: unknown key ingest.nope" in capsys.readouterr().err

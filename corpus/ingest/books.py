@@ -6,25 +6,13 @@ from __future__ import annotations
 import re
 from typing import Iterator, Mapping
 
+from corpus.config import defaults
 from corpus.ingest.jsonl import iter_json_lines, load_json, scalar_meta
 from corpus.ingest.textfile import CJK_CHARS, data_suffix, decode_bytes, normalize_newlines
 from corpus.io import open_maybe_compressed, stable_name
 from corpus.schema import outcome
 
 SOURCE = "books"
-DEFAULTS = {
-    # Matched against each stripped line; a heading that reappears later is a table of contents.
-    "chapter_pattern": r"(第[0-9０-９零〇一二三四五六七八九十百千万两]+[回章节卷](\s|$)"
-                       r"|(CHAPTER|Chapter|BOOK)\s+([0-9]+|[IVXLCDM]+)\b)",
-    "max_chars": 100000,
-    "min_chars": 200,
-    "strip_gutenberg": True,
-    "unwrap_lines": True,
-    "max_replaced_share": 0.05,
-    "text_fields": ["paragraphs", "content", "text", "para"],
-    "title_fields": ["title", "chapter", "rhythmic"],
-    "author_field": "author",
-}
 _GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF\b.*$", re.M)
 _GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF\b.*$", re.M)
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -45,7 +33,7 @@ def read_books(uri: str, cfg: Mapping) -> Iterator[dict]:
 
 def read_text_book(uri: str, cfg: Mapping) -> Iterator[dict]:
     """One document per chapter piece of a plain-text book (the whole book when it fits)."""
-    c = {**DEFAULTS, **cfg}
+    c = {**defaults("ingest.books"), **cfg}
     name = stable_name(uri)
     with open_maybe_compressed(uri) as f:
         data = f.read()
@@ -168,7 +156,7 @@ def read_json_collection(uri: str, cfg: Mapping) -> Iterator[dict]:
     An item is an object whose first present text field holds a string or a list of strings
     (joined by newlines); an object whose text field holds a list of objects is a container
     (e.g. a volume), searched for items, its title going to meta `section`."""
-    c = {**DEFAULTS, **cfg}
+    c = {**defaults("ingest.books"), **cfg}
     name = stable_name(uri)
     if data_suffix(uri) == ".jsonl":
         for n, value, drop in iter_json_lines(uri):

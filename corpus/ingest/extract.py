@@ -23,7 +23,7 @@ trafilatura on the English and the Chinese labelled sets, about 10x its speed):
 Pages with very deep tag nesting skip resiliparse's main-content rules (their cost grows with
 the square of the depth); the block scoring still applies.
 
-cfg keys (all optional; defaults in DEFAULTS):
+cfg keys (`ingest.warc.extract`; all optional, defaults in rules/pipeline.yaml):
   method             "blocks" (default); "resiliparse" (its plain main-content text, faster,
                      less precise); "trafilatura" (slower; imported only when asked for)
   min_block_chars    size (UTF-8 bytes) from which a block with punctuation is GOOD (80)
@@ -40,6 +40,7 @@ cfg keys (all optional; defaults in DEFAULTS):
 
 from __future__ import annotations
 
+import functools
 import html as htmllib
 import re
 from typing import Mapping
@@ -47,18 +48,8 @@ from typing import Mapping
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
-DEFAULTS = {
-    "method": "blocks",
-    "min_block_chars": 80,
-    "short_block_chars": 30,
-    "max_link_density": 0.5,
-    "good_link_density": 0.3,
-    "near_weight": 0.5,
-    "short_penalty": 10,
-    "max_bad_penalty": 200,
-    "comments": False,
-    "skip": ("[class*=caption i]", "[class*=newsletter i]", "[class*=byline i]", "[class*=signup i]"),
-}
+from corpus.config import defaults
+
 METHODS = ("blocks", "resiliparse", "trafilatura")
 # more unclosed tags than this ("<" count minus twice the "</" count) means deep nesting
 _MAX_UNCLOSED = 3000
@@ -77,9 +68,14 @@ _BOILER_START = ("advertisement", "share on", "share this", "share via", "read m
 GOOD, BAD, SHORT, NEAR, HEAD = range(5)
 
 
+@functools.lru_cache(maxsize=1)
+def _defaults() -> dict:
+    return defaults("ingest.warc.extract")
+
+
 def extract(html: str, cfg: Mapping | None = None) -> tuple[str | None, str]:
     """(title, main_text) of an HTML page; see the module docstring for cfg."""
-    opts = {**DEFAULTS, **(cfg or {})}
+    opts = {**_defaults(), **(cfg or {})}
     if opts["method"] not in METHODS:
         raise ValueError(f"unknown extraction method {opts['method']!r}; expected one of {METHODS}")
     if not isinstance(html, str) or not html.strip():

@@ -10,6 +10,7 @@ import csv
 import re
 from typing import Iterator, Mapping
 
+from corpus.config import defaults
 from corpus.ingest.jsonl import iter_json_lines, load_json, scalar_meta
 from corpus.ingest.textfile import (
     CJK_CHARS, data_suffix, normalize_newlines, open_text,
@@ -18,11 +19,6 @@ from corpus.io import stable_name
 from corpus.schema import outcome
 
 SOURCE = "forums"
-DEFAULTS = {
-    "turns_fields": ["turns", "posts", "dialog"],
-    "text_fields": ["review", "text", "content", "body"],  # CSV columns; fields of post objects
-    "join_cjk_spaces": True,
-}
 _CJK_SPACE = re.compile(rf"(?<=[{CJK_CHARS}]) (?=[{CJK_CHARS}])")
 
 
@@ -34,7 +30,7 @@ def join_cjk_spaces(text: str) -> str:
 
 def read_forums(uri: str, cfg: Mapping) -> Iterator[dict]:
     """The `forums` kind, dispatching on the file suffix."""
-    c = {**DEFAULTS, **cfg}
+    c = {**defaults("ingest.forums"), **cfg}
     reader = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv}.get(
         data_suffix(uri), _read_tab_lines)
     yield from reader(uri, c, stable_name(uri))

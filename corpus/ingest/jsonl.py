@@ -6,19 +6,11 @@ import datetime as _dt
 import json
 from typing import Iterator, Mapping
 
+from corpus.config import defaults
 from corpus.ingest.textfile import decode_bytes, normalize_newlines, open_text
 from corpus.io import open_binary, open_maybe_compressed, stable_name
 from corpus.schema import outcome
 
-DEFAULTS = {
-    "text_field": "text",
-    "id_field": "id",
-    "url_field": "url",
-    "title_field": "title",
-    "time_field": None,
-    "source": "jsonl",
-    "source_field": None,
-}
 MAX_META_CHARS = 1000
 
 
@@ -79,7 +71,7 @@ def read_jsonl(uri: str, cfg: Mapping) -> Iterator[dict]:
 
     Key: the record's id when it has one (line number added if the id repeats), else the
     line number. Other scalar fields go to meta."""
-    c = {**DEFAULTS, **cfg}
+    c = {**defaults("ingest.jsonl"), **cfg}
     name = stable_name(uri)
     seen_ids: set[str] = set()
     for n, rec, drop in iter_json_lines(uri):
@@ -97,7 +89,7 @@ def read_parquet(uri: str, cfg: Mapping) -> Iterator[dict]:
     streamed by record batch."""
     import pyarrow.parquet as pq
 
-    c = {**DEFAULTS, "source": "parquet", **cfg}
+    c = {**defaults("ingest.parquet"), **cfg}
     name = stable_name(uri)
     seen_ids: set[str] = set()
     n = 0

@@ -7,18 +7,12 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator, Mapping
 
+from corpus.config import defaults
 from corpus.ingest.textfile import normalize_newlines, open_text
 from corpus.io import stable_name
 from corpus.schema import outcome
 
 SOURCE = "news"
-DEFAULTS = {
-    "text_tags": ["content", "short_text", "text"],
-    "title_tags": ["contenttitle", "title", "summary"],
-    "url_tag": "url",
-    "id_tags": ["docno", "id"],  # an element, or an attribute of <doc>
-    "paragraph_mark": "\ue40c",  # SogouCS writes paragraph breaks as this private-use char
-}
 READ_CHARS = 1 << 20
 MAX_META_CHARS = 1000
 _DOC_OPEN = re.compile(r"<doc(\s[^>]*)?>")
@@ -30,7 +24,7 @@ _ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*["']?([^"'\s>]+)""")
 def read_news(uri: str, cfg: Mapping) -> Iterator[dict]:
     """One outcome per `<doc>` block, plus one `malformed_record` per stretch of other text
     (an unterminated doc, text between docs)."""
-    c = {**DEFAULTS, **cfg}
+    c = {**defaults("ingest.news"), **cfg}
     name = stable_name(uri)
     seen_ids: set[str] = set()
     with open_text(uri) as f:

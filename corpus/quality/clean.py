@@ -2,7 +2,8 @@
 of that language, score with the quality classifier; one outcome per document.
 
 `Cleaner` loads everything once per Python worker (models, rule sets); `clean_batches` is the
-function Spark maps over Arrow batches of the ingested table.
+function Spark maps over Arrow batches of the ingested table. Both take the `clean` section and
+the `rules` section of the resolved configuration (`corpus.config.load_config`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pyarrow as pa
 from corpus.config import project_path
 from corpus.quality.classifier import QualityModel
 from corpus.quality.doc import Doc
-from corpus.quality.ruleset import load_rulesets, pick_ruleset
+from corpus.quality.ruleset import build_rulesets, pick_ruleset, read_rule_files
 from corpus.schema import DOC_FIELDS
 from corpus.text.langid import LanguageIdentifier
 from corpus.text.normalize import Normalizer
@@ -30,13 +31,16 @@ CLEAN_OUTCOME_SCHEMA = pa.schema(list(CLEAN_DOC_SCHEMA) + [
 
 
 class Cleaner:
-    """Everything the clean stage needs, loaded once."""
+    """Everything the clean stage needs, loaded once. `rules` is the configuration's `rules`
+    section (None: the rule files of `clean.rules_dir` as they are)."""
 
-    def __init__(self, cfg: Mapping):
+    def __init__(self, cfg: Mapping, rules: Mapping | None = None):
         self.cfg = cfg
         self.normalize = Normalizer(cfg["normalize"])
         self.langid = LanguageIdentifier(cfg["langid"])
-        self.rulesets = load_rulesets(project_path(cfg["rules_dir"]))
+        rules_dir = project_path(cfg["rules_dir"])
+        self.rulesets = build_rulesets(read_rule_files(rules_dir) if rules is None else rules,
+                                       rules_dir)
         clf = cfg["classifier"]
         self.model = QualityModel.load(str(project_path(clf["model"]))) if clf.get("model") else None
         self.languages = set(cfg["languages"])
@@ -94,17 +98,18 @@ class Cleaner:
 _CLEANERS: dict[str, Cleaner] = {}
 
 
-def cleaner_for(cfg: Mapping) -> Cleaner:
+def cleaner_for(cfg: Mapping, rules: Mapping | None = None) -> Cleaner:
     """One Cleaner per configuration per Python worker (Spark reuses workers across tasks)."""
-    key = json.dumps(cfg, sort_keys=True, default=str)
+    key = json.dumps([cfg, rules], sort_keys=True, default=str)
     if key not in _CLEANERS:
-        _CLEANERS[key] = Cleaner(cfg)
+        _CLEANERS[key] = Cleaner(cfg, rules)
     return _CLEANERS[key]
 
 
-def clean_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping) -> Iterator[pa.RecordBatch]:
+def clean_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping,
+                  rules: Mapping | None = None) -> Iterator[pa.RecordBatch]:
     """The clean stage over Arrow batches of documents: one outcome batch per input batch."""
-    cleaner = cleaner_for(cfg)
+    cleaner = cleaner_for(cfg, rules)
     for batch in batches:
         rows = batch.to_pylist()
         for row in rows:

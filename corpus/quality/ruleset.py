@@ -45,25 +45,28 @@ class RuleSet:
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "<inline>", base_dir: str | Path = RULES_DIR,
-                  default_lang: str | None = None) -> RuleSet:
+                  default_lang: str | None = None, key: str = "") -> RuleSet:
+        """A rule set from the contents of a rule file; errors name `origin` and the dotted
+        key (`key` is its prefix in the configuration, e.g. `rules.zh.`)."""
         base_dir = Path(base_dir)
+        at, label = f"{origin}: {key}", f"{origin}: {key.rstrip('.')}" if key else origin
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
-        for key in data:
-            if key not in RULESET_KEYS:
-                raise ConfigError(f"{origin}: unknown key {key!r} (known: {', '.join(RULESET_KEYS)})")
+            raise ConfigError(f"{label}: expected a mapping, got {type(data).__name__}")
+        for name in data:
+            if name not in RULESET_KEYS:
+                raise ConfigError(f"{at}{name}: unknown key {name!r} (known: {', '.join(RULESET_KEYS)})")
         langs = data.get("langs", [default_lang] if default_lang else [])
         if isinstance(langs, str):
             langs = [langs]
         if not isinstance(langs, list) or not all(isinstance(x, str) and x for x in langs):
-            raise ConfigError(f"{origin}: langs: expected a list of language codes, got {langs!r}")
+            raise ConfigError(f"{at}langs: expected a list of language codes, got {langs!r}")
         rules_cfg = data.get("rules")
         if not isinstance(rules_cfg, Mapping) or not rules_cfg:
-            raise ConfigError(f"{origin}: rules: expected a mapping of rule name -> parameters, "
+            raise ConfigError(f"{at}rules: expected a mapping of rule name -> parameters, "
                               f"got {rules_cfg!r}")
         parsed: dict[str, tuple[type[Rule], dict] | None] = {}
         for name, raw in rules_cfg.items():
-            where = f"{origin}: rules.{name}"
+            where = f"{at}rules.{name}"
             rule_cls = RULES.get(name)
             if rule_cls is None:
                 raise ConfigError(f"{where}: unknown rule {name!r} (known: {', '.join(sorted(RULES))})")
@@ -76,16 +79,16 @@ class RuleSet:
 
         overrides_cfg = data.get("overrides") or {}
         if not isinstance(overrides_cfg, Mapping):
-            raise ConfigError(f"{origin}: overrides: expected a mapping of source -> rule changes, "
+            raise ConfigError(f"{at}overrides: expected a mapping of source -> rule changes, "
                               f"got {overrides_cfg!r}")
         overrides: dict[str, list[Rule]] = {}
         for source, changes in overrides_cfg.items():
             if not isinstance(changes, Mapping):
-                raise ConfigError(f"{origin}: overrides.{source}: expected a mapping of rule -> "
+                raise ConfigError(f"{at}overrides.{source}: expected a mapping of rule -> "
                                   f"parameters (or false), got {changes!r}")
             variant = dict(parsed)
             for name, raw in changes.items():
-                where = f"{origin}: overrides.{source}.{name}"
+                where = f"{at}overrides.{source}.{name}"
                 if name not in parsed:
                     raise ConfigError(f"{where}: rule {name!r} is not in this file's rules "
                                       f"(overrides change listed rules only)")
@@ -97,7 +100,7 @@ class RuleSet:
                 rule = rule_cls.from_config(raw, where, base_dir, base=base)
                 variant[name] = (rule_cls, rule.config)
             overrides[str(source)] = [c(**v) for c, v in filter(None, variant.values())]
-        return cls(rules, overrides, langs, origin)
+        return cls(rules, overrides, langs, label)
 
     # -- judging
     def apply(self, doc: Doc | Mapping) -> tuple[str | None, str | None, dict[str, float]]:
@@ -129,25 +132,47 @@ class RuleSet:
         return f"RuleSet({self.origin}, langs={list(self.langs)}, rules={[r.name for r in self.rules]})"
 
 
-def load_rulesets(rules_dir: str | Path = RULES_DIR) -> dict[str, RuleSet]:
-    """Every rule set in `rules_dir` (YAML files with a `rules:` key; other YAML files such as
-    pipeline.yaml are skipped), keyed by each language it serves; `default.yaml` is under
-    "default" and serves every other language."""
+def read_rule_files(rules_dir: str | Path = RULES_DIR) -> dict[str, dict]:
+    """The rule files of `rules_dir` (YAML files with a `rules:` key; other YAML files such as
+    pipeline.yaml are skipped) as data, by file name (`zh`, `en`, `default`); each is checked
+    here, so a bad file fails naming itself."""
     rules_dir = Path(rules_dir)
-    out: dict[str, RuleSet] = {}
+    out: dict[str, dict] = {}
     for path in sorted(rules_dir.glob("*.yaml")):
         data = load_yaml(path)
-        if not isinstance(data, Mapping) or "rules" not in data:
-            continue
-        ruleset = RuleSet.from_dict(data, str(path), path.parent, default_lang=path.stem)
-        for lang in ruleset.langs or (path.stem,):
+        if isinstance(data, Mapping) and "rules" in data:
+            RuleSet.from_dict(data, str(path), path.parent, default_lang=path.stem)
+            out[path.stem] = data
+    return out
+
+
+def build_rulesets(rules: Mapping[str, Any], base_dir: str | Path = RULES_DIR,
+                   origin: str = "config") -> dict[str, RuleSet]:
+    """The rule sets of the configuration's `rules` section (rule file name -> its contents),
+    keyed by each language they serve; the set under "default" serves every other language.
+    Errors name `origin` and the dotted key (`rules.zh.rules.min_length.min_chars`); word lists
+    are read relative to `base_dir` (the rules directory)."""
+    if not isinstance(rules, Mapping):
+        raise ConfigError(f"{origin}: rules must be a mapping of rule set name -> rule set, "
+                          f"got {rules!r}")
+    out: dict[str, RuleSet] = {}
+    for name, data in rules.items():
+        ruleset = RuleSet.from_dict(data, origin, base_dir, default_lang=str(name),
+                                    key=f"rules.{name}.")
+        for lang in ruleset.langs or (str(name),):
             lang = lang.lower()
             if lang in out:
-                raise ConfigError(f"{path}: language {lang!r} is already served by {out[lang].origin}")
+                raise ConfigError(f"{origin}: rules.{name}: language {lang!r} is already served "
+                                  f"by {out[lang].origin}")
             out[lang] = ruleset
     if "default" not in out:
-        raise ConfigError(f"{rules_dir}: no default rule set (default.yaml)")
+        raise ConfigError(f"{origin}: no default rule set (rules.default, default.yaml)")
     return out
+
+
+def load_rulesets(rules_dir: str | Path = RULES_DIR) -> dict[str, RuleSet]:
+    """The rule sets of the files in `rules_dir`, keyed by each language they serve."""
+    return build_rulesets(read_rule_files(rules_dir), rules_dir, str(rules_dir))
 
 
 def pick_ruleset(rulesets: Mapping[str, RuleSet], lang: str | None) -> RuleSet:

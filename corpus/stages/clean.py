@@ -10,22 +10,21 @@ def body(ctx) -> StageResult:
     from corpus.quality.clean import CLEAN_OUTCOME_SCHEMA, clean_batches
 
     docs, docs_in = ctx.read("ingest")
-    clean_cfg = ctx.cfg["clean"]
-    return StageResult(docs, per_batch=lambda batches: clean_batches(batches, clean_cfg),
+    clean_cfg, rules = ctx.cfg["clean"], ctx.cfg["rules"]
+    return StageResult(docs, per_batch=lambda batches: clean_batches(batches, clean_cfg, rules),
                        schema=CLEAN_OUTCOME_SCHEMA, docs_in=docs_in)
 
 
 def files(cfg) -> list:
-    """Rule files, word lists, the boilerplate list and the models the stage reads."""
+    """The word lists, the boilerplate list and the models the stage reads (the rule sets
+    themselves are settings: `rules`)."""
     from corpus.config import project_path
 
     c = cfg["clean"]
-    rules = project_path(c["rules_dir"])
-    paths = sorted(p for p in rules.rglob("*") if p.is_file() and p.suffix in (".yaml", ".txt")
-                   and p.name != "pipeline.yaml")
+    paths = sorted(p for p in project_path(c["rules_dir"]).rglob("*.txt") if p.is_file())
     named = [c["normalize"]["boilerplate_file"], c["classifier"]["model"], c["langid"]["model"]]
     return paths + [project_path(p) for p in named if p]
 
 
-STAGE = Stage(name="clean", needs=("ingest",), config=("clean", "dropped"), body=body,
+STAGE = Stage(name="clean", needs=("ingest",), config=("clean", "rules", "dropped"), body=body,
               files=files, doc="normalize, identify the language, apply rules and the classifier")

@@ -46,22 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from corpus.config import ConfigError, project_path
-from corpus.text.normalize import check_config
+from corpus.config import ConfigError, project_path, section
 from corpus.text.scripts import HAN, HANGUL, KANA, LATIN, OTHER_LETTER, char_categories
-
-DEFAULTS = {
-    "model": None,             # fastText lid model (relative: to the project); None: lid.176.ftz
-    "min_chunk_chars": 30,     # short lines join the next ones until a chunk has this many chars
-    "max_chunk_chars": 500,    # longer lines are cut into pieces of this size
-    "max_chunks": 64,          # chunks labelled per document, spread evenly over it
-    "zh_min_share": 0.3,       # a document with at least this share of Chinese letters is zh
-    "script_cjk": True,        # label Han / kana / Hangul chunks by their script, not fastText
-    "script_min_share": 0.5,   # ... when that script has at least this share of the letters
-    "ja_min_kana": 0.05,       # kana / (Han + kana) needed for Japanese
-    "ko_min_hangul": 0.05,     # Hangul / letters needed for Korean (fastText's ko)
-    "aliases": {"wuu": "zh", "yue": "zh"},  # lid.176 label -> language
-}
 
 REINSTALL = "pip install --force-reinstall --no-deps fasttext-numpy2"
 
@@ -153,20 +139,8 @@ def _space_han(chunk: str) -> str:
 class LanguageIdentifier:
     """`identify(text)` / `identify_many(texts)` -> LangResult; `cfg` is `clean.langid`."""
 
-    def __init__(self, cfg: Mapping | None = None, where: str = "clean.langid"):
-        self.cfg = c = check_config(cfg, DEFAULTS, where)
-        for key in ("min_chunk_chars", "max_chunk_chars", "max_chunks"):
-            if c[key] < 1:
-                raise ConfigError(f"config key '{where}.{key}' must be >= 1, got {c[key]}")
-        if c["max_chunk_chars"] > 65535:
-            raise ConfigError(f"config key '{where}.max_chunk_chars' must be <= 65535, "
-                              f"got {c['max_chunk_chars']}")
-        if c["min_chunk_chars"] > c["max_chunk_chars"]:
-            raise ConfigError(f"config key '{where}.min_chunk_chars' must not exceed "
-                              f"max_chunk_chars ({c['max_chunk_chars']})")
-        for key in ("zh_min_share", "script_min_share", "ja_min_kana", "ko_min_hangul"):
-            if not 0.0 <= c[key] <= 1.0:
-                raise ConfigError(f"config key '{where}.{key}' must be in [0, 1], got {c[key]}")
+    def __init__(self, cfg: Mapping | None = None):
+        self.cfg = c = section("clean.langid", cfg)
         self.path = str(project_path(c["model"])) if c["model"] else default_model_path()
         self.aliases = dict(c["aliases"])
         self._model = load_fasttext(self.path)  # now: a bad model is a configuration error

@@ -1,7 +1,7 @@
 """Text normalization, the first step of the `clean` stage: one pure function per document.
 
 `Normalizer(cfg)(text)` returns the normalized text and counts for the signals column. The
-steps run in this order, each switched by a key of `clean.normalize` (see `DEFAULTS`):
+steps run in this order, each switched by a key of `clean.normalize` (defaults: `rules/pipeline.yaml`):
 
 1. `fix_mojibake` — repair UTF-8 text that was decoded as cp1252/Latin-1 ("ä¸­æ–‡" -> "中文",
    "cafÃ©" -> "café"), only where certain. A candidate is a run of characters that are,
@@ -47,73 +47,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from corpus.config import ConfigError, load_yaml, project_path
-
-DEFAULTS: dict[str, Any] = {
-    "unicode": True,
-    "fix_mojibake": True,
-    "fullwidth_ascii": True,
-    "t2s": False,
-    "t2s_config": "t2s",
-    "whitespace": True,
-    "boilerplate": True,
-    "boilerplate_file": "rules/boilerplate.yaml",  # relative: to the project (where rules/ is)
-    "boilerplate_lists": ["any", "zh", "en"],
-    "boilerplate_max_chars": 60,
-}
-
-
-def check_config(cfg: Mapping | None, defaults: Mapping[str, Any], where: str) -> dict:
-    """`defaults` updated with `cfg`; an unknown key or a value of the wrong type is an error.
-
-    The type of each default is the expected type: bool, int (not bool), float (int accepted),
-    str, list of str, or a mapping of str to str. A default of None accepts a str or None.
-    """
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, Mapping):
-        raise ConfigError(f"config section '{where}' must be a mapping, got {cfg!r}")
-    out = dict(defaults)
-    for key, value in cfg.items():
-        path = f"{where}.{key}"
-        if key not in defaults:
-            known = ", ".join(sorted(defaults))
-            raise ConfigError(f"unknown config key '{path}' (known: {known})")
-        default = defaults[key]
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-            want = "true or false"
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            want = "an integer"
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            want = "a number"
-            value = float(value) if ok else value
-        elif isinstance(default, str):
-            ok = isinstance(value, str)
-            want = "a string"
-        elif default is None:
-            ok = value is None or isinstance(value, str)
-            want = "a string or null"
-        elif isinstance(default, list):
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-            want = "a list of strings"
-        elif isinstance(default, Mapping):
-            ok = isinstance(value, Mapping) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-            want = "a mapping of strings to strings"
-        else:  # pragma: no cover - defaults are ours
-            ok, want = True, ""
-        if not ok:
-            raise ConfigError(f"config key '{path}' must be {want}, got {value!r}")
-        out[key] = value
-    return out
-
+from corpus.config import ConfigError, load_yaml, project_path, section
 
 # --- 1. mojibake ---------------------------------------------------------------------------
 
@@ -435,12 +372,8 @@ def remove_lines(patterns: LinePatterns, text: str) -> tuple[str, int]:
 class Normalizer:
     """`Normalizer(cfg)(text) -> (text, counts)`; `cfg` is the `clean.normalize` mapping."""
 
-    def __init__(self, cfg: Mapping | None = None, where: str = "clean.normalize"):
-        self.cfg = c = check_config(cfg, DEFAULTS, where)
-        self.where = where
-        if c["boilerplate_max_chars"] < 1:
-            raise ConfigError(f"config key '{where}.boilerplate_max_chars' must be >= 1, "
-                              f"got {c['boilerplate_max_chars']}")
+    def __init__(self, cfg: Mapping | None = None):
+        self.cfg = c = section("clean.normalize", cfg)
         self._boilerplate = None
         if c["boilerplate"]:
             path = project_path(c["boilerplate_file"])
@@ -460,7 +393,7 @@ class Normalizer:
             try:
                 self._opencc = opencc.OpenCC(self.cfg["t2s_config"])
             except Exception as e:  # noqa: BLE001 - OpenCC raises plain RuntimeError
-                raise ConfigError(f"config key '{self.where}.t2s_config': OpenCC cannot load "
+                raise ConfigError(f"clean.normalize.t2s_config: OpenCC cannot load "
                                   f"{self.cfg['t2s_config']!r}: {e}") from None
         return self._opencc
 
