@@ -12,6 +12,7 @@ import json
 import sys
 
 from corpus.config import ConfigError, load_config
+from corpus.ingest.checks import IngestError
 from corpus.inputs import InputError
 
 
@@ -37,7 +38,7 @@ def run_command(args: argparse.Namespace, stages_default: list[str] | None = Non
         cfg = load_config(args.config, args.overrides)
         stages = args.stages.split(",") if args.stages else stages_default
         funnel = run_pipeline(args.output, args.input, cfg, stages, args.master, args.force)
-    except (ConfigError, InputError, StageError) as e:
+    except (ConfigError, IngestError, InputError, StageError) as e:
         print(f"corpus: error: {e}", file=sys.stderr)
         return 2
     print_funnel(funnel)

@@ -62,12 +62,11 @@ def ingest_outcomes(ctx: StageContext):
     batch_rows = int(ingest_cfg.get("batch_rows", 1024))
 
     def read_files(batches):
-        from corpus.ingest import read_input
-        from corpus.schema import to_batches
+        from corpus.ingest.checks import tallied_batches  # outcomes, then a `__tally__` row
 
         for batch in batches:
             for kind, uri in zip(batch.column("kind").to_pylist(), batch.column("uri").to_pylist()):
-                yield from to_batches(read_input(kind, uri, ingest_cfg), max_rows=batch_rows)
+                yield from tallied_batches(kind, uri, ingest_cfg, batch_rows)
 
     files = ctx.files
     tasks = ctx.spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
@@ -128,6 +127,9 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, force: bool = False) -
     # heap that shuffles and sorts need (the page cache keeps it fast anyway)
     outcomes = outcomes.persist(StorageLevel.DISK_ONLY)
     try:
+        if stage == "ingest":  # drops the tally rows; checks tallies and unique ids
+            from corpus.ingest.checks import check_ingest
+            outcomes = check_ingest(outcomes)
         counts = (outcomes.groupBy("source", "lang", "reason")
                   .agg(F.count(F.lit(1)).alias("docs"), F.sum(F.length("text")).alias("chars"))
                   .collect())
