@@ -3,12 +3,18 @@
 A URI may be a file, a folder (searched recursively), a glob, or a Common Crawl
 `*.paths.gz` listing, on any filesystem fsspec can open. A bare path ending in `.warc.gz`,
 `.warc`, `.wet.gz` (or a `warc.paths.gz`/`wet.paths.gz` listing) needs no KIND.
+
+Every listed URI is normalized (see `normalize_uri`), because document ids derive from it:
+the same file named twice (two specs, a folder and a file in it, `a/x/../x/f`) is listed
+once, and two files are listed under two URIs.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import posixpath
+import re
 from dataclasses import dataclass
 
 import fsspec
@@ -45,16 +51,36 @@ def parse_spec(spec: str) -> tuple[str, str]:
     )
 
 
+def normalize_uri(uri: str) -> str:
+    """The one spelling of a file's URI that ids are built on.
+
+    Local paths (bare or `file://`) become absolute with symlinks resolved (`os.path.realpath`):
+    `..` then means what it means to the OS (a lexical `a/link/..` can name another folder), and
+    a file reached through a symlink is the same file. Remote URIs are normalized lexically
+    (nothing can be asked of the store): scheme lower-cased, runs of `/` in the path collapsed,
+    `.` and `..` resolved; query and fragment are kept as they are."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.lower() == "file":
+        return os.path.realpath(rest if sep else uri)
+    host, slash, path = rest.partition("/")
+    path, q, query = path.partition("?")
+    path = posixpath.normpath("/" + re.sub("/+", "/", path)).lstrip("/") if path else ""
+    return f"{scheme.lower()}://{host}{slash}{path}{q}{query}"
+
+
 def list_inputs(specs: list[str], cc_prefix: str = "https://data.commoncrawl.org/") -> list[InputFile]:
-    """Every file the specs name, deduplicated and sorted (so task order is stable)."""
-    files: set[InputFile] = set()
+    """Every file the specs name, normalized, deduplicated and sorted (so task order is
+    stable); a file named under two kinds is an error (its documents would be read twice)."""
+    kinds: dict[str, str] = {}
     for spec in specs:
         kind, uri = parse_spec(spec)
         found = _expand(uri, cc_prefix)
         if not found:
             raise InputError(f"input {spec!r} matches no file")
-        files.update(InputFile(kind, u) for u in found)
-    return sorted(files)
+        for u in map(normalize_uri, found):
+            if kinds.setdefault(u, kind) != kind:
+                raise InputError(f"input {u} is named as both {kinds[u]} and {kind}")
+    return sorted(InputFile(kind, u) for u, kind in kinds.items())
 
 
 def _expand(uri: str, cc_prefix: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import BinaryIO
 
 import fsspec
@@ -26,11 +25,3 @@ def open_binary(uri: str) -> BinaryIO:
 def open_maybe_compressed(uri: str) -> BinaryIO:
     """A binary stream over `uri`, decompressing by suffix (.gz, .bz2, .xz, .zst)."""
     return fsspec.open(fsspec_uri(uri), "rb", compression="infer").open()
-
-
-def stable_name(uri: str) -> str:
-    """The last two path components of `uri`: the part of a location that ids are built on,
-    so moving a data set to another folder or bucket keeps its document ids."""
-    path = uri.split("://", 1)[-1].rstrip("/")
-    parent, base = posixpath.split(path)
-    return f"{posixpath.basename(parent)}/{base}" if parent else base

@@ -7,6 +7,8 @@ counted on the way, so a stage's documents pass through Python once and never ba
 partition; a retried task writes the same file again), and yields one summary row per
 (source, lang, reason): documents, characters and copies. An outcome batch may carry
 `copies` (how many times a kept document is emitted; null or absent: 1); dropped rows emit 0.
+Rows whose reason starts with `__` are notes, not documents (e.g. ingest's per-file tallies):
+neither written nor counted, their `detail` comes back in the summary's `note`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ SUMMARY_SCHEMA = pa.schema([
     pa.field("part", pa.int32()), pa.field("output", pa.string()),
     pa.field("source", pa.string()), pa.field("lang", pa.string()), pa.field("reason", pa.string()),
     pa.field("docs", pa.int64()), pa.field("chars", pa.int64()), pa.field("copies", pa.int64()),
+    pa.field("note", pa.string()),
 ])
+NOTE_PREFIX = "__"
 OUTCOME_ONLY = ("reason", "detail")
 ROW_GROUP_CHARS = 64 << 20     # a row group holds about this much text (or ROW_GROUP_ROWS rows)
 ROW_GROUP_ROWS = 65536
@@ -100,7 +104,9 @@ def write_outcomes(batches: Iterable[pa.RecordBatch], part: int, opener: Callabl
     writers = {"docs": PartWriter(opener("docs"), compression),
                "dropped": PartWriter(opener("dropped"), compression)}
     counts: dict = defaultdict(lambda: [0, 0, 0])
+    notes: list[str] = []
     for batch in batches:
+        batch = _take_notes(batch, notes)
         _check_copies(batch)
         count(batch, counts)
         kept, dropped = split(batch, blank_dropped_text)
@@ -110,7 +116,17 @@ def write_outcomes(batches: Iterable[pa.RecordBatch], part: int, opener: Callabl
     rows = [{"part": part, "output": ",".join(n for n, ok in written.items() if ok),
              "source": s, "lang": l, "reason": r, "docs": d, "chars": c, "copies": k}
             for (s, l, r), (d, c, k) in sorted(counts.items(), key=lambda kv: str(kv[0]))]
+    rows += [{"part": part, "docs": 0, "chars": 0, "copies": 0, "note": n} for n in notes]
     yield pa.RecordBatch.from_pylist(rows, schema=SUMMARY_SCHEMA)
+
+
+def _take_notes(batch: pa.RecordBatch, notes: list) -> pa.RecordBatch:
+    """The batch without its note rows, whose details go to `notes`."""
+    is_note = pc.fill_null(pc.starts_with(batch.column("reason"), NOTE_PREFIX), False)
+    if not pc.any(is_note).as_py():
+        return batch
+    notes += batch.filter(is_note).column("detail").to_pylist()
+    return batch.filter(pc.invert(is_note))
 
 
 def _check_copies(batch: pa.RecordBatch) -> None:

@@ -170,7 +170,7 @@ def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict
 
     summary = result.outcomes.mapInArrow(task, spark_schema(SUMMARY_SCHEMA)).collect()
     counts: dict = {}
-    for r in summary:
+    for r in (r for r in summary if r.note is None):
         c = counts.setdefault((r.source, r.lang, r.reason), [0, 0, 0])
         c[0] += r.docs; c[1] += r.chars; c[2] += r.copies
     ledger = ledger_table(run_id, stage, [(*k, *v) for k, v in counts.items()])
@@ -180,6 +180,8 @@ def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict
     for name, sch in (("docs", kept_schema), ("dropped", schema)):
         if not run.tidy_parquet_dir(run.staging(stage, name)):  # nothing of this kind: an empty file
             _empty_part(run, stage, name, sch)
+    if result.check:
+        result.check(ctx, [r.note for r in summary if r.note is not None])
     _write_ledger(run, stage, ledger)
     return {"docs_in": total}
 

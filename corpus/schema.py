@@ -32,15 +32,16 @@ OUTCOME_SCHEMA = pa.schema(
 )
 
 
-def doc_id(source: str, key: str) -> str:
-    """Stable 128-bit id (32 hex chars) of a document from its source and a unique key."""
-    return xxhash.xxh3_128_hexdigest(f"{source}\x00{key}".encode("utf-8", "surrogatepass"))
+def doc_id(source: str, locator: str) -> str:
+    """Stable 128-bit id (32 hex chars) of a document from its source and its locator: the
+    whole normalized input URI (see corpus.inputs) and a position unique within the file, so
+    two files can only share an id if they share a URI."""
+    return xxhash.xxh3_128_hexdigest(f"{source}\x00{locator}".encode("utf-8", "surrogatepass"))
 
 
 def outcome(
     source: str,
     locator: str,
-    key: str | None = None,
     text: str = "",
     *,
     url: str | None = None,
@@ -51,9 +52,9 @@ def outcome(
     reason: str | None = None,
     detail: str | None = None,
 ) -> dict:
-    """One outcome row. `key` defaults to `locator`; it is what makes the id stable."""
+    """One outcome row; its id is derived from `locator`."""
     return {
-        "id": doc_id(source, key if key is not None else locator),
+        "id": doc_id(source, locator),
         "source": source,
         "url": url,
         "locator": locator,

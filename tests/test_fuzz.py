@@ -14,7 +14,7 @@ import pytest
 from corpus.ingest import read_input
 from corpus.ingest.warc import read_warc
 from tests.conftest import SAMPLE
-from tests.warcs import gzip_members, http_response, page, warc_record
+from tests.warcs import assert_tallied, gzip_members, http_response, page, warc_record
 
 WARCS = sorted((SAMPLE / "warc").glob("*.warc.gz"))
 TRIALS = 25
@@ -28,6 +28,7 @@ def signature(row):
 def read_bytes(tmp_path, data, name="f.warc.gz", reader="fastwarc"):
     p = tmp_path / name
     p.write_bytes(data)
+    assert_tallied("warc", p, {"reader": reader})
     return list(read_warc(str(p), {"reader": reader}))
 
 

@@ -197,7 +197,7 @@ def test_sogou_news():
     assert reasons(rows) == {None: 164, "empty_text": 36}
     doc = kept(rows)[0]
     assert doc["url"].startswith("http://") and doc["title"] and "\ue40c" not in doc["text"]
-    assert "docno" in dict(doc["meta"])
+    assert dict(doc["meta"])["source_id"]  # the docno: kept, never the key
 
 
 @needs_data
@@ -288,7 +288,8 @@ def test_jsonl(tmp_path):
     assert [(r["text"], r["reason"]) for r in rows] == [
         ("one", None), ("two", None), ("dup id", None), ("", "empty_text"),
         ("", "malformed_record"), ("", "empty_text")]
-    assert dict(rows[0]["meta"]) == {"lang": "en"} and rows[0]["url"] == "http://u"
+    assert dict(rows[0]["meta"]) == {"lang": "en", "source_id": "a"} and rows[0]["url"] == "http://u"
+    assert dict(rows[2]["meta"])["source_id"] == "a"  # a repeated id is kept, not a key
     assert rows[1]["source"] == "wiki" and rows[0]["source"] == "jsonl"
     assert "line 5" in rows[4]["detail"]
 
@@ -320,5 +321,5 @@ def test_parquet_rows_map_like_jsonl(tmp_path):
     rows = list(read_parquet(str(path), {}))
     assert [r["reason"] for r in rows] == [None, "empty_text", None]
     assert rows[0]["source"] == "parquet" and rows[0]["url"] == "http://x/1"
-    assert dict(rows[0]["meta"]) == {"score": "0.5"}
+    assert dict(rows[0]["meta"]) == {"score": "0.5", "source_id": "a"}
     assert rows[2]["locator"].endswith("#row=3") and len({r["id"] for r in rows}) == 3

@@ -7,13 +7,14 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from corpus.ingest.warc import read_warc
-from tests.warcs import gzip_members, http_response, page, warc_record
+from tests.warcs import assert_tallied, gzip_members, http_response, page, warc_record
 
 ZH = "北京大学的研究人员今天发布了一份关于城市交通的长篇报告，详细分析了过去十年的变化。"
 EN = "The committee published a long report on urban transport and its changes over ten years."
 
 
 def read(path, **cfg):
+    assert_tallied("warc", path, cfg)
     return list(read_warc(str(path), cfg))
 
 

@@ -27,3 +27,15 @@ def page(title: str, *paragraphs: str, charset: str = "utf-8") -> bytes:
 def gzip_members(records: list[bytes]) -> bytes:
     """Gzip each record as its own member, as Common Crawl does."""
     return b"".join(gzip.compress(r, mtime=0) for r in records)
+
+
+def assert_tallied(kind: str, path, cfg: dict) -> dict:
+    """The file's tally (see corpus.ingest.read_input_tallied), checked to balance."""
+    from corpus.ingest import read_input_tallied
+    from corpus.ingest.checks import check_tallies
+
+    tally: dict = {}
+    for _ in read_input_tallied(kind, str(path), {kind: cfg, "warc": cfg}, tally):
+        pass
+    check_tallies([tally])
+    return tally

@@ -1,5 +1,10 @@
 """Books: plain-text files in any encoding, split at chapters and paragraphs; JSON collections
-of short works (poems, classics) with one document per item."""
+of short works (poems, classics) with one document per item.
+
+Ids come from positions: `URI#chunk=N`, `URI#item=I.J` (list indices), `URI#line=N`.
+Accounting (`count_units`): a plain-text book is one unit whatever its chunks; a JSON file
+has one unit per top-level item (a container's items count as its one unit), a JSONL file
+one per line."""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from typing import Iterator, Mapping
 
 from corpus.config import defaults
 from corpus.ingest.jsonl import iter_json_lines, load_json, scalar_meta
-from corpus.ingest.textfile import CJK_CHARS, data_suffix, decode_bytes, normalize_newlines
-from corpus.io import open_maybe_compressed, stable_name
+from corpus.ingest.textfile import (
+    CJK_CHARS, count_lines, data_suffix, decode_bytes, normalize_newlines,
+)
+from corpus.io import open_maybe_compressed
 from corpus.schema import outcome
 
 SOURCE = "books"
@@ -34,13 +41,12 @@ def read_books(uri: str, cfg: Mapping) -> Iterator[dict]:
 def read_text_book(uri: str, cfg: Mapping) -> Iterator[dict]:
     """One document per chapter piece of a plain-text book (the whole book when it fits)."""
     c = {**defaults("ingest.books"), **cfg}
-    name = stable_name(uri)
     with open_maybe_compressed(uri) as f:
         data = f.read()
     text, encoding, replaced = decode_bytes(data)
     bad = replaced + len(_CONTROL.findall(text))
     if bad > c["max_replaced_share"] * len(data):
-        yield outcome(SOURCE, uri, f"{name}#file", reason="undecodable",
+        yield outcome(SOURCE, uri, reason="undecodable",
                       detail=f"{encoding}: {bad} of {len(data)} bytes bad")
         return
     body = normalize_newlines(text)
@@ -49,11 +55,11 @@ def read_text_book(uri: str, cfg: Mapping) -> Iterator[dict]:
     meta = {"encoding": encoding, "replaced_bytes": replaced or None}
     n = 0
     for heading, part, piece in split_book(body, c):
-        yield outcome(SOURCE, f"{uri}#chunk={n}", f"{name}#{n}", piece, title=heading,
+        yield outcome(SOURCE, f"{uri}#chunk={n}", piece, title=heading,
                       meta={**meta, "chapter": heading, "part": part})
         n += 1
     if n == 0:
-        yield outcome(SOURCE, uri, f"{name}#file", reason="empty_file",
+        yield outcome(SOURCE, uri, reason="empty_file",
                       detail=f"{len(data)} bytes, no text")
 
 
@@ -157,27 +163,25 @@ def read_json_collection(uri: str, cfg: Mapping) -> Iterator[dict]:
     (joined by newlines); an object whose text field holds a list of objects is a container
     (e.g. a volume), searched for items, its title going to meta `section`."""
     c = {**defaults("ingest.books"), **cfg}
-    name = stable_name(uri)
     if data_suffix(uri) == ".jsonl":
         for n, value, drop in iter_json_lines(uri):
             if drop:
-                yield outcome(SOURCE, f"{uri}#line={n}", f"{name}#{n}",
-                              reason=drop[0], detail=drop[1])
+                yield outcome(SOURCE, f"{uri}#line={n}", reason=drop[0], detail=drop[1])
             else:
-                yield from _items(value, str(n), [], uri, name, c)
+                yield from _items(value, str(n), [], uri, c)
         return
-    data, error = load_json(uri, SOURCE, name)
+    data, error = load_json(uri, SOURCE)
     if error is not None:
         yield error
         return
     if isinstance(data, list):
         for i, value in enumerate(data):
-            yield from _items(value, str(i), [], uri, name, c)
+            yield from _items(value, str(i), [], uri, c)
     else:
-        yield from _items(data, "0", [], uri, name, c)
+        yield from _items(data, "0", [], uri, c)
 
 
-def _items(value: object, path: str, sections: list[str], uri: str, name: str,
+def _items(value: object, path: str, sections: list[str], uri: str,
            c: Mapping) -> Iterator[dict]:
     """Outcomes for one JSON value at `path` (dotted list indices): an item, or a container."""
     record = value if isinstance(value, dict) else {}
@@ -189,7 +193,7 @@ def _items(value: object, path: str, sections: list[str], uri: str, name: str,
     if isinstance(body, list) and body and all(isinstance(v, dict) for v in body):
         inner = sections + [title] if title else sections
         for i, v in enumerate(body):
-            yield from _items(v, f"{path}.{i}", inner, uri, name, c)
+            yield from _items(v, f"{path}.{i}", inner, uri, c)
         return
     if isinstance(body, list):
         body = "\n".join(s.strip() for s in body if isinstance(s, str) and s.strip())
@@ -198,6 +202,31 @@ def _items(value: object, path: str, sections: list[str], uri: str, name: str,
     meta = {**scalar_meta(record, {field, title_field, c["author_field"]}),
             "section": " / ".join(sections) or None,
             "author": author.strip() if isinstance(author, str) else author}
-    yield outcome(SOURCE, f"{uri}#item={path}", f"{name}#{path}", text, title=title, meta=meta,
+    yield outcome(SOURCE, f"{uri}#item={path}", text, title=title, meta=meta,
                   reason=None if text else "no_text",
                   detail=None if text else f"no text in {c['text_fields']}")
+
+
+# --- accounting -------------------------------------------------------------------------
+
+def count_units(uri: str, cfg: Mapping) -> tuple[int, bool]:
+    """(units, exact): 1 for a plain-text book, top-level items of a JSON file, lines of a
+    JSONL file."""
+    suffix = data_suffix(uri)
+    if suffix == ".jsonl":
+        return count_lines(uri), True
+    if suffix == ".json":
+        data, error = load_json(uri, SOURCE)
+        if error is not None:
+            raise ValueError(error["detail"])
+        return (len(data) if isinstance(data, list) else 1), True
+    return 1, True
+
+
+def unit_key(uri: str, row: Mapping) -> str:
+    """The unit an outcome belongs to: the top-level item or line, or the book."""
+    fragment = row["locator"][len(uri):]
+    for prefix in ("#item=", "#line="):
+        if fragment.startswith(prefix):
+            return fragment[len(prefix):].split(".", 1)[0]
+    return "book"

@@ -1,4 +1,7 @@
-"""Generic JSON Lines (optionally compressed) and Parquet documents: one outcome per record."""
+"""Generic JSON Lines (optionally compressed) and Parquet documents: one outcome per record.
+
+Accounting: a JSONL file has one outcome per line (`count_jsonl`, from its line ends), a
+Parquet file one per row (`count_parquet`, from its footer)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ import json
 from typing import Iterator, Mapping
 
 from corpus.config import defaults
-from corpus.ingest.textfile import decode_bytes, normalize_newlines, open_text
-from corpus.io import open_binary, open_maybe_compressed, stable_name
+from corpus.ingest.textfile import count_lines, decode_bytes, normalize_newlines, open_text
+from corpus.io import open_binary, open_maybe_compressed
 from corpus.schema import outcome
 
 MAX_META_CHARS = 1000
@@ -28,14 +31,14 @@ def iter_json_lines(uri: str) -> Iterator[tuple[int, object, tuple[str, str] | N
                 yield n, None, ("malformed_record", f"line {n}: {e}")
 
 
-def load_json(uri: str, source: str, name: str) -> tuple[object, dict | None]:
+def load_json(uri: str, source: str) -> tuple[object, dict | None]:
     """A whole JSON file, parsed: (value, None), or (None, its `malformed_record` outcome)."""
     with open_maybe_compressed(uri) as f:
         text, encoding, _ = decode_bytes(f.read())
     try:
         return json.loads(text), None
     except ValueError as e:
-        return None, outcome(source, uri, f"{name}#file", reason="malformed_record",
+        return None, outcome(source, uri, reason="malformed_record",
                              detail=f"{encoding}: {e}")
 
 
@@ -69,57 +72,68 @@ def _text(value: object) -> str:
 def read_jsonl(uri: str, cfg: Mapping) -> Iterator[dict]:
     """One outcome per line of a JSONL file: kept when the text field is a non-empty string.
 
-    Key: the record's id when it has one (line number added if the id repeats), else the
-    line number. Other scalar fields go to meta."""
+    The id comes from the line number (`URI#line=N`), never from the record's own id field:
+    data sets repeat their ids, and a repeat must not collide. That field goes to meta
+    `source_id`, the other scalar fields to meta by name."""
     c = {**defaults("ingest.jsonl"), **cfg}
-    name = stable_name(uri)
-    seen_ids: set[str] = set()
     for n, rec, drop in iter_json_lines(uri):
         if drop is None and not isinstance(rec, dict):
             drop = ("malformed_record", f"line {n}: not a JSON object")
         if drop is not None:
-            yield outcome(c["source"], f"{uri}#line={n}", f"{name}#{n}", reason=drop[0],
+            yield outcome(c["source"], f"{uri}#line={n}", reason=drop[0],
                           detail=drop[1])
             continue
-        yield record_outcome(rec, f"line={n}", uri, name, c, seen_ids)
+        yield record_outcome(rec, f"{uri}#line={n}", c)
 
 
 def read_parquet(uri: str, cfg: Mapping) -> Iterator[dict]:
     """One outcome per row of a Parquet file, with the same field mapping as JSONL;
-    streamed by record batch."""
+    streamed by record batch; ids from the row number (`URI#row=N`)."""
     import pyarrow.parquet as pq
 
     c = {**defaults("ingest.parquet"), **cfg}
-    name = stable_name(uri)
-    seen_ids: set[str] = set()
     n = 0
     with open_binary(uri) as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
             for rec in batch.to_pylist():
                 n += 1
-                yield record_outcome(rec, f"row={n}", uri, name, c, seen_ids)
+                yield record_outcome(rec, f"{uri}#row={n}", c)
 
 
-def record_outcome(rec: Mapping, pos: str, uri: str, name: str, c: Mapping,
-                   seen_ids: set[str]) -> dict:
-    """The outcome of one record given the field mapping `c`; `pos` like `line=3`."""
-    locator, key = f"{uri}#{pos}", f"{name}#{pos.split('=', 1)[1]}"
+def record_outcome(rec: Mapping, locator: str, c: Mapping) -> dict:
+    """The outcome of one record at `locator` given the field mapping `c`."""
     source = c["source"]
     if c["source_field"] and _text(rec.get(c["source_field"])):
         source = _text(rec[c["source_field"]])
-    rid = rec.get(c["id_field"])
-    if isinstance(rid, (str, int)) and str(rid):
-        key = f"{name}#{rid}" if str(rid) not in seen_ids else f"{name}#{rid}@{pos}"
-        seen_ids.add(str(rid))
     text = _text(rec.get(c["text_field"]))
     used = {c["text_field"], c["id_field"], c["url_field"], c["title_field"],
             c["time_field"], c["source_field"]}
+    rid = rec.get(c["id_field"])
     return outcome(
-        source, locator, key, text,
+        source, locator, text,
         url=_text(rec.get(c["url_field"])) or None,
         title=_text(rec.get(c["title_field"])) or None,
         fetch_time=parse_time(rec[c["time_field"]]) if rec.get(c["time_field"]) else None,
-        meta=scalar_meta(rec, used),
+        meta={**scalar_meta(rec, used),
+              "source_id": str(rid) if isinstance(rid, (str, int)) and str(rid) else None},
         reason=None if text else "empty_text",
         detail=None if text else f"no text in field {c['text_field']!r}",
     )
+
+
+def count_jsonl(uri: str, cfg: Mapping) -> tuple[int, bool]:
+    """(lines, exact): the units of a JSONL file."""
+    return count_lines(uri), True
+
+
+def count_parquet(uri: str, cfg: Mapping) -> tuple[int, bool]:
+    """(rows, exact) as the Parquet footer declares them."""
+    import pyarrow.parquet as pq
+
+    with open_binary(uri) as f:
+        return pq.ParquetFile(f).metadata.num_rows, True
+
+
+def unit_key(uri: str, row: Mapping) -> str:
+    """The line or row an outcome stands for."""
+    return row["locator"]

@@ -1,6 +1,9 @@
 """News in `<doc>...</doc>` pseudo-XML: SogouCS (`<url> <docno> <contenttitle> <content>`) and
 LCSTS (`<doc id=N> <human_label> <summary> <short_text>`). Not well-formed XML, so it is
-scanned with regular expressions, streaming one doc at a time."""
+scanned with regular expressions, streaming one doc at a time.
+
+Accounting (`count_docs`): one outcome per `<doc ...>` opening tag, counted by a scan of its
+own; stretches of text outside docs (`URI#text=N`) are outcomes that are not docs."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from typing import Iterable, Iterator, Mapping
 
 from corpus.config import defaults
 from corpus.ingest.textfile import normalize_newlines, open_text
-from corpus.io import stable_name
 from corpus.schema import outcome
 
 SOURCE = "news"
@@ -22,32 +24,28 @@ _ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*["']?([^"'\s>]+)""")
 
 
 def read_news(uri: str, cfg: Mapping) -> Iterator[dict]:
-    """One outcome per `<doc>` block, plus one `malformed_record` per stretch of other text
-    (an unterminated doc, text between docs)."""
+    """One outcome per `<doc>` block (`URI#doc=N`, N counting blocks and stretches), plus one
+    `malformed_record` per stretch of other text (`URI#text=N`, text between docs).
+
+    The id comes from the position, not from the doc's own id (`id_tags`): data sets repeat
+    those, and a repeat must not collide. The doc's id goes to meta `source_id`."""
     c = {**defaults("ingest.news"), **cfg}
-    name = stable_name(uri)
-    seen_ids: set[str] = set()
     with open_text(uri) as f:
         encoding = f.encoding
         for n, (complete, block) in enumerate(scan_docs(iter(lambda: f.read(READ_CHARS), ""))):
-            locator = f"{uri}#doc={n}"
+            locator = f"{uri}#doc={n}" if _DOC_OPEN.match(block) else f"{uri}#text={n}"
             if not complete:
-                yield outcome(SOURCE, locator, f"{name}#{n}", block, reason="malformed_record",
+                yield outcome(SOURCE, locator, block, reason="malformed_record",
                               detail=f"unterminated or stray text: {block[:80]!r}")
                 continue
-            fields = parse_doc(block)
-            doc_id = next((fields[t] for t in c["id_tags"] if fields.get(t)), None)
-            key = f"{name}#{n}"
-            if doc_id is not None:
-                key = f"{name}#{doc_id}" if doc_id not in seen_ids else f"{name}#{doc_id}@{n}"
-                seen_ids.add(doc_id)
-            yield _doc_outcome(fields, c, locator, key, encoding)
+            yield _doc_outcome(parse_doc(block), c, locator, encoding)
 
 
-def _doc_outcome(fields: dict, c: Mapping, locator: str, key: str, encoding: str) -> dict:
+def _doc_outcome(fields: dict, c: Mapping, locator: str, encoding: str) -> dict:
     tag = next((t for t in c["text_tags"] if t in fields), None)
     title_tag = next((t for t in c["title_tags"] if fields.get(t)), None)
-    used = {tag, title_tag, c["url_tag"]}
+    id_tag = next((t for t in c["id_tags"] if fields.get(t)), None)
+    used = {tag, title_tag, id_tag, c["url_tag"]}
     meta = {k: v for k, v in fields.items() if k not in used and len(v) <= MAX_META_CHARS}
     text = _clean(fields.get(tag, ""), c["paragraph_mark"])
     if tag is None:
@@ -55,10 +53,11 @@ def _doc_outcome(fields: dict, c: Mapping, locator: str, key: str, encoding: str
     else:
         reason, detail = (None, None) if text else ("empty_text", f"empty <{tag}>")
     return outcome(
-        SOURCE, locator, key, text,
+        SOURCE, locator, text,
         url=fields.get(c["url_tag"]) or None,
         title=_clean(fields[title_tag], c["paragraph_mark"]) if title_tag else None,
-        meta={**meta, "encoding": encoding}, reason=reason, detail=detail,
+        meta={**meta, "encoding": encoding, "source_id": fields.get(id_tag)},
+        reason=reason, detail=detail,
     )
 
 
@@ -103,3 +102,21 @@ def _clean(value: str, paragraph_mark: str) -> str:
         value = value.replace(paragraph_mark, "\n")
     lines = (ln.strip() for ln in normalize_newlines(value).split("\n"))
     return "\n".join(ln for ln in lines if ln)
+
+
+def count_docs(uri: str, cfg: Mapping) -> tuple[int, bool]:
+    """(`<doc ...>` opening tags, exact), counted a chunk at a time: a tag ends at the first
+    `>` after it, so every tag that starts before a chunk's last `>` is whole in it."""
+    n, rest = 0, ""
+    with open_text(uri) as f:
+        for chunk in iter(lambda: f.read(READ_CHARS), ""):
+            text = rest + chunk
+            cut = text.rfind(">") + 1
+            n += len(_DOC_OPEN.findall(text, 0, cut))
+            rest = text[cut:]
+    return n, True
+
+
+def unit_key(uri: str, row: Mapping) -> str | None:
+    """The doc an outcome stands for; None for text outside docs."""
+    return row["locator"] if "#doc=" in row["locator"][len(uri):] else None

@@ -47,3 +47,15 @@ def data_suffix(uri: str) -> str:
     for ext in _COMPRESSION:
         base = base.removesuffix(ext)
     return base[base.rfind("."):] if "." in base else ""
+
+
+def count_lines(uri: str) -> int:
+    """The lines `open_text` iterates, counted from the text with its line ends untranslated:
+    each `\\n`, `\\r\\n` or lone `\\r` ends one, and text after the last end is one more."""
+    n, last = 0, ""
+    with open_text(uri, newline="") as f:
+        for chunk in iter(lambda: f.read(1 << 20), ""):
+            n += chunk.count("\n") + chunk.count("\r") - chunk.count("\r\n")
+            n -= last == "\r" and chunk[0] == "\n"
+            last = chunk[-1]
+    return n + (last not in ("", "\n", "\r"))

@@ -5,18 +5,24 @@ default and warcio takes over where FastWARC refuses a position (`bench/ingest.p
 both). When both fail, the reader resynchronises on the next gzip member (or `WARC/` line)
 that holds a readable record, and reports the bytes it skipped as an `unreadable` outcome.
 A record cut short by the end of the file keeps what was read (meta `truncated`).
+
+Ids come from the position: `URI@offset`, or `URI#record=N` in a single gzip stream (the
+WARC-Record-ID stays in meta `warc_record_id`; copies of a file share those). Accounting
+(`count_records`): the records a plain walk over the headers and Content-Lengths frames must
+each have an outcome; unreadable ranges are outcomes that are not records.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import re
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Mapping
 
-from corpus.io import open_binary, stable_name
+from corpus.io import open_binary
 from corpus.ingest import charset, http
 from corpus.schema import outcome
 
@@ -80,11 +86,10 @@ def read_warc(uri: str, cfg: Mapping) -> Iterator[dict]:
     cap = int(cfg.get("max_record_bytes", 20_000_000))
     first = cfg.get("reader", "fastwarc")
     order = [first] + [b for b in BACKENDS if b != first]
-    name = stable_name(uri)
     with open_binary(uri) as f:
         size = f.seek(0, io.SEEK_END)
         if _single_gzip_stream(f, size):
-            yield from _read_stream(f, uri, name, cfg, cap)
+            yield from _read_stream(f, uri, cfg, cap)
             return
         pos = 0
         while pos < size:
@@ -93,7 +98,7 @@ def read_warc(uri: str, cfg: Mapping) -> Iterator[dict]:
                 try:
                     for raw in BACKENDS[backend](f, pos, cap):
                         last = raw
-                        yield record_outcome(raw, f"{uri}@{raw.offset}", f"{name}@{raw.offset}", cfg)
+                        yield record_outcome(raw, f"{uri}@{raw.offset}", cfg)
                     error = None
                 except Exception as e:  # a backend refusing bytes is data, not a crash
                     error = f"{backend}: {type(e).__name__}: {e}"
@@ -107,7 +112,7 @@ def read_warc(uri: str, cfg: Mapping) -> Iterator[dict]:
             if error is None and end is None and nxt >= size:
                 return  # a last record cut short by the end of the file: kept as truncated
             start = marker if marker < nxt else after
-            yield _unreadable(uri, name, start, nxt, error or "unparseable bytes after a record")
+            yield _unreadable(uri, start, nxt, error or "unparseable bytes after a record")
             pos = nxt
 
 
@@ -136,16 +141,16 @@ def _single_gzip_stream(f: BinaryIO, size: int) -> bool:
     return True
 
 
-def _read_stream(f: BinaryIO, uri: str, name: str, cfg: Mapping, cap: int) -> Iterator[dict]:
+def _read_stream(f: BinaryIO, uri: str, cfg: Mapping, cap: int) -> Iterator[dict]:
     """A single gzip stream: offsets into it mean nothing, so records are located by their
     ordinal, and nothing after a decompression error can be recovered."""
     n = 0
     try:
         for raw in _fastwarc_records(f, 0, cap):
-            yield record_outcome(raw, f"{uri}#record={n}", f"{name}#record={n}", cfg)
+            yield record_outcome(raw, f"{uri}#record={n}", cfg)
             n += 1
     except Exception as e:  # noqa: BLE001 - recorded as data
-        yield outcome("web", f"{uri}#record={n}", f"{name}#record={n}", reason="unreadable",
+        yield outcome("web", f"{uri}#record={n}", reason="unreadable",
                       detail=f"gzip stream unreadable after {n} records: {type(e).__name__}: {e}")
 
 
@@ -221,9 +226,66 @@ def _readable_at(f: BinaryIO, offset: int, cap: int) -> bool:
     return False
 
 
-def _unreadable(uri: str, name: str, start: int, end: int, detail: str) -> dict:
-    return outcome("web", f"{uri}@{start}", f"{name}@{start}", reason="unreadable",
+def _unreadable(uri: str, start: int, end: int, detail: str) -> dict:
+    return outcome("web", f"{uri}@{start}", reason="unreadable",
                    detail=f"bytes {start}-{end}: {detail}", meta={"offset": start, "end": end})
+
+
+# --- accounting ------------------------------------------------------------------------------
+
+_HEADER_LINE = 64 << 10
+
+
+def count_records(uri: str, cfg: Mapping) -> tuple[int, bool]:
+    """(records, exact): the records framed by walking headers and Content-Lengths over the
+    (gunzipped) bytes, independently of the readers. Where the walk meets bytes it cannot
+    frame, it stops and the count is a lower bound (exact False); where decompression fails,
+    the last record framed is not counted (a gzip member's checksum is checked only at its
+    end, so that record may be made of corrupt bytes)."""
+    n = 0
+    with open_binary(uri) as raw:
+        zipped = raw.read(3) == GZIP_MAGIC
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if zipped else raw
+        try:
+            while (length := _next_content_length(stream)) is not None:
+                if length < 0 or _skip(stream, length) < length:
+                    return n, False
+                n += 1
+        except (OSError, EOFError, zlib.error):
+            return max(n - 1, 0), False
+    return n, True
+
+
+def _next_content_length(stream: BinaryIO) -> int | None:
+    """The Content-Length of the next record's header (blank lines before it skipped);
+    None at the end of the stream, -1 where no WARC header with a length starts."""
+    line = b"\r\n"
+    while line.strip() == b"":
+        line = stream.readline(_HEADER_LINE)
+        if not line:
+            return None
+    if not line.startswith(b"WARC/"):
+        return -1
+    length = -1
+    while (line := stream.readline(_HEADER_LINE)).strip():
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            length = int(value)
+    return length if line else -1
+
+
+def _skip(stream: BinaryIO, length: int) -> int:
+    """Read and discard up to `length` bytes; how many there were."""
+    done = 0
+    while done < length and (chunk := stream.read(min(1 << 20, length - done))):
+        done += len(chunk)
+    return done
+
+
+def unit_key(uri: str, row: Mapping) -> str | None:
+    """The record an outcome stands for; None for an unreadable range."""
+    return None if row["reason"] == "unreadable" else row["locator"]
 
 
 # --- from a record to an outcome ------------------------------------------------------------
@@ -231,7 +293,7 @@ def _unreadable(uri: str, name: str, start: int, end: int, detail: str) -> dict:
 _SKIPPED_TYPES = {"warcinfo", "request", "metadata", "revisit", "resource", "continuation"}
 
 
-def record_outcome(raw: RawRecord, locator: str, key: str, cfg: Mapping) -> dict:
+def record_outcome(raw: RawRecord, locator: str, cfg: Mapping) -> dict:
     """Decide what one WARC record becomes: a document or a drop with its reason."""
     h = raw.headers
     url = h.get("warc-target-uri", "").strip("<>") or None
@@ -240,7 +302,7 @@ def record_outcome(raw: RawRecord, locator: str, key: str, cfg: Mapping) -> dict
     base = dict(url=url, fetch_time=_parse_date(h.get("warc-date")), meta=meta)
 
     def drop(reason: str, detail: str | None = None) -> dict:
-        return outcome("web", locator, key, reason=reason, detail=detail, **base)
+        return outcome("web", locator, reason=reason, detail=detail, **base)
 
     if "content-length" not in h:
         return drop("bad_warc_header", "no Content-Length")
@@ -250,7 +312,7 @@ def record_outcome(raw: RawRecord, locator: str, key: str, cfg: Mapping) -> dict
         text, info = charset.decode(raw.block, "utf-8")
         meta.update(info, lang_hint=h.get("warc-identified-content-language"))
         text = _clean_text(text)
-        return outcome("web", locator, key, text, **base) if text else drop("empty_text")
+        return outcome("web", locator, text, **base) if text else drop("empty_text")
     if raw.type != "response":
         return drop(f"record_{raw.type}" if raw.type in _SKIPPED_TYPES else "record_other",
                     raw.type or None)
@@ -285,7 +347,7 @@ def record_outcome(raw: RawRecord, locator: str, key: str, cfg: Mapping) -> dict
     title, text = extract(html, cfg.get("extract"))
     if not text.strip():
         return drop("empty_text")
-    return outcome("web", locator, key, text, title=title, **base)
+    return outcome("web", locator, text, title=title, **base)
 
 
 def parse_http_response(block: bytes) -> tuple[int | None, dict[str, str], bytes]:

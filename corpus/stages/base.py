@@ -35,6 +35,7 @@ class StageResult:
     docs_in: int | None = None       # documents read; None: count the outcomes
     report: Mapping | None = None    # written to RUN_DIR/reports/<stage>.json
     ledger: Sequence[tuple] | None = None  # artefact stages: (source, lang, reason, docs, chars)
+    check: Callable | None = None    # check(ctx, notes) before the commit; raises StageError
 
 
 @dataclass(frozen=True)
