@@ -143,7 +143,7 @@ def test_generic_loaders_and_errors(tmp_path):
 
 
 def test_settings_are_checked():
-    with pytest.raises(ConfigError, match="unknown config key 'decontaminate.actoin'"):
+    with pytest.raises(ConfigError, match="unknown key decontaminate.actoin"):
         load_config(overrides=["decontaminate.actoin=cut"])
     with pytest.raises(ConfigError, match="decontaminate.action"):
         cfg_for(action="zap")
