@@ -44,6 +44,11 @@ def _doc(i, source, lang, text, signals, score=None, reason=None, detail=None):
             "signals": sorted(signals.items()), "quality_score": score, "reason": reason, "detail": detail}
 
 
+def _entry(stage):
+    """A manifest entry as a commit writes it (only the parts the helpers read)."""
+    return {"outputs": {"ledger": {"path": f"ledger/{stage}.parquet"}}}
+
+
 @pytest.fixture(scope="module")
 def fake_run(tmp_path_factory):
     """A committed ingest+clean run: 6 kept docs, 3 min_length, 2 punct_share, 1 language."""
@@ -77,7 +82,7 @@ def fake_run(tmp_path_factory):
                    root / "ledger" / "clean.parquet")
     pq.write_table(ledger_table("r1", "ingest", [("web", None, None, 12, 1000), ("web", None, "non_html", 3, 0)]),
                    root / "ledger" / "ingest.parquet")
-    (root / "manifest.json").write_text(json.dumps({"stages": {"clean": {}, "ingest": {}}}))
+    (root / "manifest.json").write_text(json.dumps({"stages": {s: _entry(s) for s in ("ingest", "clean")}}))
     (root / "config.yaml").write_text(f"clean:\n  rules_dir: {rules}\n  classifier: {{threshold: 0.6}}\n")
     return root
 
@@ -286,7 +291,7 @@ def dedup_run(tmp_path_factory):
                   {"id": "A", "url": None, "reason": None, "preview": POEM},
                   {"id": "B", "url": None, "reason": "near_duplicate", "preview": POEM}]}]}
     (root / "reports" / "dedup.json").write_text(json.dumps(report, ensure_ascii=False))
-    (root / "manifest.json").write_text(json.dumps({"stages": {"dedup": {}}}))
+    (root / "manifest.json").write_text(json.dumps({"stages": {"dedup": _entry("dedup")}}))
     return root
 
 
