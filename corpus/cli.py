@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     stats = sub.add_parser("stats", help="print the funnel of a run directory from its ledger")
     stats.add_argument("run_dir", metavar="RUN_DIR")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
-    from corpus.quality.classifier import add_train_quality_arguments, train_quality_command
+    from corpus.quality.cli import add_train_quality_arguments, train_quality_command
 
     tq = sub.add_parser("train-quality", help="train the fastText quality classifier")
     add_train_quality_arguments(tq)

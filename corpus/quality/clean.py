@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Mapping
 import pyarrow as pa
 
 from corpus.config import project_path
-from corpus.quality.classifier import QualityModel
+from corpus.quality.model import QualityModel
 from corpus.quality.doc import Doc
 from corpus.quality.ruleset import load_rulesets, pick_ruleset
 from corpus.schema import DOC_FIELDS
