@@ -34,7 +34,8 @@ import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
 
 CJK = ("\u1100-\u11ff\u3005-\u3007\u3021-\u3029\u3040-\u312f\u3130-\u318f\u31a0-\u31ff\u3400-\u4dbf"
        "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\U00020000-\U000323af")

@@ -82,7 +82,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
 
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
 SHARED_INPUTS = ["books:books", "news:news", "forums:forums",
