@@ -8,14 +8,17 @@ from functools import lru_cache
 
 import pandas as pd
 
+from corpus.text import cjk
+
 
 @lru_cache(maxsize=1)
 def _diff_token_re():
     import re
 
-    cjk = ("\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3200-\u9fff\uac00-\ud7af"
-           "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f")
-    return re.compile(rf"[{cjk}]|[^\W{cjk}]+|\s+|.", re.DOTALL)
+    chars = cjk.char_class("radicals", *cjk.span("ideographic_space", "unified"), "hangul_syllables",
+                           "compat_ideographs", "compat_forms", *cjk.span("fullwidth_forms", "halfwidth_symbols"),
+                           *cjk.span("plane2_han", "ext_g"))
+    return re.compile(rf"[{chars}]|[^\W{chars}]+|\s+|.", re.DOTALL)
 
 
 def diff_tokens(text: str) -> list[str]:

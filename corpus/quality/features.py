@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 
+from corpus.text import cjk
+
 TOKENIZER_VERSION = 1
 
-_HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_KANA_RANGES = "\u3040-\u30ff\u31f0-\u31ff"
+_HAN_RANGES = cjk.char_class(*cjk.HAN)
+_KANA_RANGES = cjk.char_class(*cjk.KANA_BLOCKS, "katakana_phonetic")
 _HAN = re.compile(f"[{_HAN_RANGES}]")
 _KANA = re.compile(f"[{_KANA_RANGES}]")
 _CJK_CHAR = re.compile(f"[{_HAN_RANGES}{_KANA_RANGES}]")
