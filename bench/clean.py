@@ -66,7 +66,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
 
 DOC_COLUMNS = ["id", "source", "url", "locator", "fetch_time", "lang", "lang_score", "title", "text", "meta"]
 SAMPLE_INPUTS = ["warc:sample/warc", "books:sample/books", "forums:sample/forums"]

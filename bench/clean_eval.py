@@ -17,10 +17,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quality_eval import SHARED, labelled_set  # noqa: E402
+from bench.quality_eval import SHARED, labelled_set  # noqa: E402
 
 PIPELINE_SOURCE = {"news": "news", "books_zh": "books", "books_en": "books", "poetry": "books",
                    "reviews": "forums",

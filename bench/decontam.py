@@ -34,10 +34,13 @@ import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
 
-CJK = ("\u1100-\u11ff\u3005-\u3007\u3021-\u3029\u3040-\u312f\u3130-\u318f\u31a0-\u31ff\u3400-\u4dbf"
-       "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\U00020000-\U000323af")
+from corpus.decontam.fold import CJK_PIECES  # noqa: E402
+from corpus.text import cjk  # noqa: E402
+
+CJK = cjk.char_class(*CJK_PIECES)  # the stage's CJK tokens
 TOKEN = re.compile(f"[{CJK}]|[^\\W_{CJK}]+")
 SHARED_INPUTS = [("books", "books"), ("news", "news"), ("forums", "forums"),
                  ("jsonl", "web/chinesewebtext_CC-MAIN-2021-43_cleared1.jsonl")]

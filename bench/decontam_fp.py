@@ -16,10 +16,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
-sys.path.insert(0, HERE)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
 
-from decontam import shared_documents  # noqa: E402
+from bench.decontam import shared_documents  # noqa: E402
 
 
 def main() -> None:

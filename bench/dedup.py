@@ -82,7 +82,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
+
+from corpus.dedup.simhash import CJK_PIECES  # noqa: E402
+from corpus.text import cjk  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
 SHARED_INPUTS = ["books:books", "news:news", "forums:forums",
@@ -91,7 +95,7 @@ SKIP_NAMES = ("LICENSE", "GUTENBERG_LICENSE_NOTE")
 CHUNK = 50_000  # documents per generated Parquet file; planted copies stay inside a chunk
 GEN_VERSION = 1  # bump when the generator changes (regenerates cached inputs)
 
-CJK = "\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+CJK = cjk.char_class(*(p for p in CJK_PIECES if p != "plane2_han"))  # our simhash's CJK, without plane 2
 _CJK_RE = re.compile(f"[{CJK}]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 

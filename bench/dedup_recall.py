@@ -48,7 +48,6 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import collections
-import importlib.util
 import json
 import random
 import sys
@@ -56,18 +55,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
 
+from bench import dedup as B  # noqa: E402  (shared data readers and the planting functions)
 
-def _bench_dedup():
-    """bench/dedup.py (shared data readers and the planting functions)."""
-    spec = importlib.util.spec_from_file_location("bench_dedup", os.path.join(HERE, "dedup.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-B = _bench_dedup()
 KINDS = ["edit1", "edit3", "edit5", "boilerplate", "reorder", "s2t"]
 EDIT_RATES = {"edit1": 0.01, "edit3": 0.03, "edit5": 0.05}
 LENGTH_BUCKETS = [(0, 200, "<200"), (200, 1000, "200-1k"), (1000, 10 ** 9, ">=1k")]

@@ -25,10 +25,15 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, str(ROOT))
+
+from corpus.text import cjk  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data" / "extraction"
 
-_CJK = "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK = cjk.char_class("radicals", *cjk.KANA_BLOCKS, "bopomofo", "ext_a", "unified", "hangul_syllables",
+                      "compat_ideographs")
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 

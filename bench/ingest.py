@@ -43,10 +43,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, os.path.dirname(HERE))
 
-import make_warc  # noqa: E402
+from bench import make_warc  # noqa: E402
 
 
 def _cpu():

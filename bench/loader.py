@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from corpus.tokens.shards import FORMAT, MANIFEST, ShardWriter, shard_name  # noqa: E402
 from corpus.train.data import Batches  # noqa: E402

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.train.metrics import H100_BF16_PEAK, memory_gib  # noqa: E402
 from corpus.train.model import ModelConfig, Transformer, flops_per_token, preset  # noqa: E402

@@ -90,7 +90,7 @@ def labelled_set(shared: Path = SHARED, per_source: int = 100, min_chars: int = 
                  seed: int = 1) -> tuple[list[dict], list[dict]]:
     """(labelled documents, CC pages not labelled junk); each doc: label, source, id, url, text."""
     from corpus.config import load_config
-    from corpus.quality.classifier import read_spec_documents
+    from corpus.quality.training_data import read_spec_documents
 
     cfg = load_config()
     by_source: dict[str, list[dict]] = {}
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.shared.is_dir():
         print(f"shared data not found at {args.shared}", file=sys.stderr)
         return 2
-    from corpus.quality.classifier import QualityModel, metrics
+    from corpus.quality.evaluate import metrics
+    from corpus.quality.model import QualityModel
 
     model = QualityModel.load(args.model)
     docs, others = labelled_set(args.shared, args.per_source, args.min_chars)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("run_dir", metavar="RUN_DIR")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_arguments(sub.add_parser("config", help="print the resolved configuration or check a file"))
-    from corpus.quality.classifier import add_train_quality_arguments, train_quality_command
+    from corpus.quality.cli import add_train_quality_arguments, train_quality_command
 
     tq = sub.add_parser("train-quality", help="train the fastText quality classifier")
     add_train_quality_arguments(tq)

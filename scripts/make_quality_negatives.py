@@ -445,8 +445,8 @@ def extraction_pages(data: Path) -> tuple[list[dict], list[dict]]:
     see sample/PROVENANCE.md): an article is a page's ground-truth main text; its chrome is the
     rest of the page's visible text, line by line (menus, link lists, related headlines,
     footers), i.e. each line of the whole-page text that is not part of the article."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from extraction import load_en, load_zh  # the loaders of the extraction benchmark
+    sys.path.insert(0, str(REPO))  # bench/ is a package at the repository root
+    from bench.extraction import load_en, load_zh  # the loaders of the extraction benchmark
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 

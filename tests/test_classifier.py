@@ -10,7 +10,8 @@ import pytest
 
 from corpus.config import load_config
 from corpus.ingest import read_input
-from corpus.quality import classifier as C
+from corpus.quality import cli, features, model, train, training_data
+from corpus.quality.params import train_params
 from corpus.schema import OUTCOME_SCHEMA, outcome
 from tests.conftest import REPO, SAMPLE
 
@@ -26,30 +27,30 @@ SMALL = {"epoch": 10, "dim": 32, "max_tokens": 200, "quantize": False, "seed": 1
 # --- tokenization ------------------------------------------------------------------------
 
 def test_tokenize_chinese_with_jieba():
-    line = C.tokenize("我们今天去北京大学参观，电话：010-62751201。", "zh")
+    line = features.tokenize("我们今天去北京大学参观，电话：010-62751201。", "zh")
     assert line == "我们 今天 去 北京大学 参观 ， 电话 ： 000 - 00000000 。"
     # no lang: mostly Han text is Chinese all the same; English words inside are lowercased
-    assert C.tokenize("他用Python写代码", None) == C.tokenize("他用Python写代码", "zh")
-    assert "python" in C.tokenize("他用Python写代码", None).split()
+    assert features.tokenize("他用Python写代码", None) == features.tokenize("他用Python写代码", "zh")
+    assert "python" in features.tokenize("他用Python写代码", None).split()
 
 
 def test_tokenize_other_languages_lowercased_words():
-    assert C.tokenize("The Quick, brown fox's tail!\nIn 2024.", "en") == \
+    assert features.tokenize("The Quick, brown fox's tail!\nIn 2024.", "en") == \
         "the quick , brown fox's tail ! in 0000 ."
-    assert not C.is_chinese("Hello world", None)
-    assert C.is_chinese("Hello", "zh-Hant") and C.is_chinese("中文为主的句子 with a few words", "en")
+    assert not features.is_chinese("Hello world", None)
+    assert features.is_chinese("Hello", "zh-Hant") and features.is_chinese("中文为主的句子 with a few words", "en")
 
 
 def test_tokenize_one_line_truncated_and_no_label_injection():
     text = "第一段。\n\n第二段 __label__hq 还有\r\n更多" * 500
-    line = C.tokenize(text, "zh", max_tokens=50)
+    line = features.tokenize(text, "zh", max_tokens=50)
     assert "\n" not in line and "\r" not in line and len(line.split()) == 50
-    assert "__label__" not in C.tokenize("spam __label__hq spam", "en")
-    assert "__label__" not in C.tokenize("垃圾__label__hq垃圾", "zh")
-    assert C.tokenize("", "zh") == "" and C.tokenize("   \n ", None) == ""
+    assert "__label__" not in features.tokenize("spam __label__hq spam", "en")
+    assert "__label__" not in features.tokenize("垃圾__label__hq垃圾", "zh")
+    assert features.tokenize("", "zh") == "" and features.tokenize("   \n ", None) == ""
     # a long book costs no more than its first max_tokens tokens
     long = "Call me Ishmael. " * 100000
-    assert len(C.tokens(long, "en", 1000)) == 1000
+    assert len(features.tokens(long, "en", 1000)) == 1000
 
 
 # --- training ----------------------------------------------------------------------------
@@ -60,12 +61,12 @@ def real_examples():
     cfg = load_config()
     out = []
     for spec, label in ((ARTICLES, "hq"), (CHROME, "lq")):
-        out += [C.Example(row["id"], label, row["text"]) for row in C.read_spec_documents(spec, cfg)]
+        out += [training_data.Example(row["id"], label, row["text"]) for row in training_data.read_spec_documents(spec, cfg)]
     return out
 
 
 def test_training_on_a_small_real_set(real_examples):
-    model, report = C.QualityModel.train(real_examples, SMALL)
+    _, report = train.train_model(real_examples, SMALL)
     counts = report["counts"]
     # balanced (then split by document, so each side is balanced up to one document's lines)
     assert counts["train"]["hq"] + counts["heldout"]["hq"] == counts["train"]["lq"] + counts["heldout"]["lq"]
@@ -81,47 +82,47 @@ def test_training_on_a_small_real_set(real_examples):
 
 def test_training_is_deterministic(real_examples, tmp_path):
     params = {**SMALL, "dim": 16}
-    a, ra = C.QualityModel.train(real_examples, params)
+    a, ra = train.train_model(real_examples, params)
     # Several trainings in one process: fastText randomises only a tenth of its input matrix
     # per thread and leaves the rest as allocated, so without classifier's malloc setting the
     # third one here reused a freed model's memory and diverged ("Encountered NaN").
     for _ in range(2):
-        b, rb = C.QualityModel.train(list(reversed(real_examples)), params)  # order: no matter
+        b, rb = train.train_model(list(reversed(real_examples)), params)  # order: no matter
     texts = [e.text for e in real_examples[::7]]
     assert a.score_many(texts) == b.score_many(texts)
     assert ra["heldout"] == rb["heldout"]
     a.save(str(tmp_path / "a.bin"))
     b.save(str(tmp_path / "b.bin"))
-    assert C.file_sha256(str(tmp_path / "a.bin")) == C.file_sha256(str(tmp_path / "b.bin"))
+    assert train.file_sha256(str(tmp_path / "a.bin")) == train.file_sha256(str(tmp_path / "b.bin"))
 
 
 def test_split_keeps_a_documents_pieces_together():
     chapters = [row["text"] for row in read_input("books", str(SAMPLE / "books" / "xiyouji.txt"), {})][:40]
-    examples = [C.Example(f"d{i}", "hq" if i % 2 else "lq", text) for i, text in enumerate(chapters)]
-    p = {**C.TRAIN_DEFAULTS, "max_tokens": 50, "max_chunks_per_doc": 5}
-    lines, _ = C._example_lines(examples, p)
-    train, held, _ = C._balance_and_split(lines, p)
+    examples = [training_data.Example(f"d{i}", "hq" if i % 2 else "lq", text) for i, text in enumerate(chapters)]
+    p = {**train_params(), "max_tokens": 50, "max_chunks_per_doc": 5}
+    lines, _ = train._example_lines(examples, p)
+    training, held, _ = train._balance_and_split(lines, p)
     assert len(lines) == 200  # long documents gave several lines, at most max_chunks_per_doc
-    assert not {g for _, g, _ in train} & {g for _, g, _ in held}
+    assert not {g for _, g, _ in training} & {g for _, g, _ in held}
 
 
 def test_duplicates_and_conflicts_are_removed():
-    ex = [C.Example("a", "hq", "same text here"), C.Example("b", "hq", "same text here"),
-          C.Example("c", "lq", "same text here"), C.Example("d", "lq", "other words")]
-    lines, counts = C._example_lines(ex, C.TRAIN_DEFAULTS)
+    ex = [training_data.Example("a", "hq", "same text here"), training_data.Example("b", "hq", "same text here"),
+          training_data.Example("c", "lq", "same text here"), training_data.Example("d", "lq", "other words")]
+    lines, counts = train._example_lines(ex, train_params())
     assert counts["duplicate_lines"]["hq"] == 1 and counts["conflicting_lines"] == 1
     assert [x[2] for x in lines] == ["other words"]
     with pytest.raises(ValueError):
-        C.QualityModel.train(ex, SMALL)  # no hq line left
+        train.train_model(ex, SMALL)  # no hq line left
     with pytest.raises(ValueError, match="unknown training parameter"):
-        C.QualityModel.train(ex, {"epochs": 3})
+        train.train_model(ex, {"epochs": 3})
 
 
 # --- the shipped model -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def shipped():
-    return C.QualityModel.load(str(SHIPPED))
+    return model.QualityModel.load(str(SHIPPED))
 
 
 def _cc_page(url):
@@ -135,7 +136,7 @@ def test_shipped_model_matches_its_report(shipped):
     report = json.loads((SHIPPED / "report.json").read_text(encoding="utf-8"))
     path = SHIPPED / report["model"]
     assert path.stat().st_size < 5 * 1024 * 1024
-    assert C.file_sha256(str(path)) == report["sha256"]
+    assert train.file_sha256(str(path)) == report["sha256"]
     assert shipped.max_tokens == report["tokenizer"]["max_tokens"]
     assert report["heldout"]["overall"]["macro_f1"] >= 0.95
 
@@ -161,7 +162,7 @@ def test_shipped_model_scores(shipped):
     assert shipped.score(paragraph) == scores[0]
     with pytest.raises(ValueError):
         shipped.score_many(["a", "b"], ["en"])
-    assert C.cached_model(str(SHIPPED)) is C.cached_model(str(SHIPPED))
+    assert model.cached_model(str(SHIPPED)) is model.cached_model(str(SHIPPED))
 
 
 # --- dropped:RUN_DIR and the job ----------------------------------------------------------
@@ -190,22 +191,22 @@ def _dropped_rows():
 def test_dropped_spec_reads_the_run_dirs_dropped_table(tmp_path):
     run = _run_dir_with_dropped(tmp_path / "run", _dropped_rows())
     counts: dict = {}
-    rows = list(C.read_spec_documents(f"dropped:{run}", {}, file_counts=counts))
+    rows = list(training_data.read_spec_documents(f"dropped:{run}", {}, file_counts=counts))
     assert [r["text"][-1] for r in rows] == ["一", "们", "二", "e"]
     assert rows[2]["lang"] == "zh" and all(len(r["id"]) == 32 for r in rows)
     assert sum(c["skipped"] for c in counts.values()) == 1 and len(counts) == 2
-    only = list(C.read_spec_documents(f"dropped:{run}#spam_words,short_lines", {}))
+    only = list(training_data.read_spec_documents(f"dropped:{run}#spam_words,short_lines", {}))
     assert [r["reason"] for r in only] == ["spam_words", "short_lines", "spam_words"]
     from corpus.inputs import InputError
 
     with pytest.raises(InputError):
-        list(C.read_spec_documents(f"dropped:{tmp_path / 'nothing'}", {}))
+        list(training_data.read_spec_documents(f"dropped:{tmp_path / 'nothing'}", {}))
 
 
 def test_train_quality_command_writes_model_and_report(tmp_path, capsys):
     run = _run_dir_with_dropped(tmp_path / "run", _dropped_rows())
     parser = argparse.ArgumentParser()
-    C.add_train_quality_arguments(parser)
+    cli.add_train_quality_arguments(parser)
     out = tmp_path / "model"
     args = parser.parse_args([
         "--positive", f"books:{SAMPLE / 'books' / 'chinese_poetry' / 'lunyu.json'}",
@@ -214,21 +215,21 @@ def test_train_quality_command_writes_model_and_report(tmp_path, capsys):
         "--set", "quality.train.quantize=false", "--set", "quality.train.max_tokens=100",
         "--set", "quality.train.balance=false",
     ])
-    assert C.train_quality_command(args) == 0
+    assert cli.train_quality_command(args) == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert json.loads(capsys.readouterr().out) == report
     assert report["model"] == "model.bin" and (out / "model.bin").exists()
-    assert report["sha256"] == C.file_sha256(str(out / "model.bin"))
+    assert report["sha256"] == train.file_sha256(str(out / "model.bin"))
     assert report["specs"]["negative"][0] == f"dropped:{run}#spam_words,short_lines"
     assert report["params"]["epoch"] == 5 and report["tokenizer"]["max_tokens"] == 100
     assert report["counts"]["docs"]["lq"] == 3 + 131
-    model = C.QualityModel.load(str(out))
-    assert model.max_tokens == 100 and len(model.score_many(["子曰：学而时习之"])) == 1
+    trained = model.QualityModel.load(str(out))
+    assert trained.max_tokens == 100 and len(trained.score_many(["子曰：学而时习之"])) == 1
 
     bad = parser.parse_args(["--positive", "books:x", "--negative", "books:y", "--output", str(out),
                              "--set", "quality.train.epochs=5"])
-    assert C.train_quality_command(bad) == 2
+    assert cli.train_quality_command(bad) == 2
     assert "quality.train.epochs" in capsys.readouterr().err
     missing = parser.parse_args(["--positive", f"books:{tmp_path}/none*.txt", "--negative", CHROME,
                                  "--output", str(out)])
-    assert C.train_quality_command(missing) == 2
+    assert cli.train_quality_command(missing) == 2

@@ -404,7 +404,7 @@ def test_stage_on_spark(spark, shared, tmp_path):
 
 def test_report_and_notebook_helpers(tmp_path):
     pd = pytest.importorskip("pandas")
-    from corpus.decontam import inspect as di
+    from corpus.explore import decontam as di
     from corpus.decontam.stage import summarize
 
     path = write_registry(tmp_path, [

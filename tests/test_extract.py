@@ -1,6 +1,5 @@
 """Tests for corpus.ingest.extract: accuracy on the labelled pages, output shape, robustness."""
 
-import importlib.util
 import os
 import time
 from pathlib import Path
@@ -9,25 +8,18 @@ import pytest
 
 from corpus.ingest.extract import extract
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction"
 EN = "scrapinghub-article-extraction-benchmark"
 ZH = "chinese-web-content-extraction-dataset"
-
-
-def _bench():
-    """bench/extraction.py as a module: its loaders, decoder and token F1."""
-    spec = importlib.util.spec_from_file_location("bench_extraction", REPO / "bench" / "extraction.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
     if not (DATA / EN).is_dir() or not (DATA / ZH).is_dir():
         pytest.skip(f"labelled extraction data not found under {DATA}")
-    return _bench()
+    from bench import extraction  # its loaders, decoder and token F1
+
+    return extraction
 
 
 @pytest.fixture(scope="module")

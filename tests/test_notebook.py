@@ -1,4 +1,4 @@
-"""The inspection notebook runs headless on a real run of the sample; corpus.inspect's helpers."""
+"""The inspection notebook runs headless on a real run of the sample; corpus.explore's helpers."""
 
 import json
 import math
@@ -10,8 +10,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus import inspect as ci
 from corpus.config import load_config
+from corpus.explore.dedup import (
+    MEMBER_COLUMNS, cluster_docs, cluster_sizes, cluster_summary, dedup_clusters, dedup_funnel,
+    hamming, layout_frame, pick_clusters, popcount64, report_clusters, resolve_representatives,
+    size_bins,
+)
+from corpus.explore.diff import SIDE_BY_SIDE_CLASS, diff_marks, diff_tokens, side_by_side_html
+from corpus.explore.funnel import drops_per_rule, funnel_frames
+from corpus.explore.plots import find_cjk_font, plot_cluster_sizes, plot_histogram, setup_cjk_font
+from corpus.explore.run import committed_stages, load_funnel, load_report, load_stage, run_config
+from corpus.explore.samples import dropped_samples, preview
+from corpus.explore.signals import (
+    main_signals, score_histogram, signal_histogram, signal_names, signals_frame,
+)
+from corpus.explore.thresholds import (
+    _numbers, all_thresholds, probe_rule, rule_thresholds, rules_dir_for,
+)
 from corpus.ledger import ledger_table
 from tests.conftest import REPO, SAMPLE
 
@@ -88,88 +103,88 @@ def fake_run(tmp_path_factory):
 
 
 def test_funnel_frames(fake_run):
-    funnel = ci.load_funnel(fake_run)
-    summary, groups, _ = ci.funnel_frames(funnel)
+    funnel = load_funnel(fake_run)
+    summary, groups, _ = funnel_frames(funnel)
     assert summary["stage"].tolist() == ["ingest", "clean"]
     clean = summary.set_index("stage").loc["clean"]
     assert (clean["in_docs"], clean["kept_docs"], clean["dropped_docs"]) == (12, 6, 6)
     assert clean["kept_docs_share"] == 0.5
     assert groups[groups["stage"] == "clean"]["in_docs"].sum() == 12
     assert set(groups[groups["stage"] == "ingest"]["lang"]) == {"-"}
-    rule_drops = ci.drops_per_rule(funnel, "clean")
+    rule_drops = drops_per_rule(funnel, "clean")
     assert rule_drops["reason"].tolist() == ["min_length", "punct_share", "language"]
     assert rule_drops["docs"].tolist() == [3, 2, 1]
     assert rule_drops["share_of_in"].iloc[0] == 3 / 12
-    assert ci.drops_per_rule(funnel, "ingest")["reason"].tolist() == ["non_html"]
-    assert ci.committed_stages(fake_run) == ["ingest", "clean"]
+    assert drops_per_rule(funnel, "ingest")["reason"].tolist() == ["non_html"]
+    assert committed_stages(fake_run) == ["ingest", "clean"]
 
 
 def test_load_stage_has_status_and_signal_columns(fake_run):
-    docs = ci.load_stage(fake_run, "clean")
+    docs = load_stage(fake_run, "clean")
     assert docs["status"].value_counts().to_dict() == {"kept": 6, "dropped": 6}
     assert docs.loc[docs["status"] == "kept", "reason"].isna().all()
     assert docs.loc[docs["status"] == "dropped", "reason"].notna().all()
-    assert ci.signal_names(docs) == ["chars", "lang_share_latin", "punct_share"]
+    assert signal_names(docs) == ["chars", "lang_share_latin", "punct_share"]
     assert docs["sig.lang_share_latin"].notna().sum() == 1  # NaN where a doc lacks the signal
     assert docs.loc[0, "meta"] == {"k": "v"}
-    narrow = ci.load_stage(fake_run, "clean", columns=["id", "signals"], expand_signals=False)
+    narrow = load_stage(fake_run, "clean", columns=["id", "signals"], expand_signals=False)
     assert set(narrow.columns) == {"status", "id", "reason", "detail", "signals"}
     assert isinstance(narrow.loc[0, "signals"], dict)
-    a = ci.load_stage(fake_run, "clean", limit=2, seed=3)
-    b = ci.load_stage(fake_run, "clean", limit=2, seed=3)
+    a = load_stage(fake_run, "clean", limit=2, seed=3)
+    b = load_stage(fake_run, "clean", limit=2, seed=3)
     assert len(a) == 4 and a["id"].tolist() == b["id"].tolist()
     with pytest.raises(FileNotFoundError):
-        ci.load_stage(fake_run, "dedup")
+        load_stage(fake_run, "dedup")
 
 
 def test_signals_frame_from_python_maps():
-    df = ci.signals_frame([[("a", 1.0)], {"b": 2.0, "a": 3.0}, None])
+    df = signals_frame([[("a", 1.0)], {"b": 2.0, "a": 3.0}, None])
     assert list(df.columns) == ["sig.a", "sig.b"]
     assert df["sig.a"].tolist()[:2] == [1.0, 3.0] and math.isnan(df["sig.b"][0]) and df.iloc[2].isna().all()
 
 
 def test_signal_histogram(fake_run):
-    docs = ci.load_stage(fake_run, "clean")
-    h = ci.signal_histogram(docs, "chars", bins=10)
+    docs = load_stage(fake_run, "clean")
+    h = signal_histogram(docs, "chars", bins=10)
     assert len(h["edges"]) == 11 and len(h["kept"]) == len(h["dropped"]) == 10
     assert sum(h["kept"]) == 6 and sum(h["dropped"]) == 5 and h["missing"] == {"kept": 0, "dropped": 1}
     assert h["edges"][0] == 10.0
-    wide = ci.signal_histogram(docs, "chars", bins=10, marks=[150, float("nan")])
+    wide = signal_histogram(docs, "chars", bins=10, marks=[150, float("nan")])
     assert wide["edges"][-1] == 150.0 and sum(wide["kept"]) == 6
-    far = ci.signal_histogram(docs, "chars", bins=10, marks=[100_000])  # not worth squashing for
+    far = signal_histogram(docs, "chars", bins=10, marks=[100_000])  # not worth squashing for
     assert far["edges"][-1] < 1000 and not far["log_x"]
-    fixed = ci.signal_histogram(docs, "chars", bins=2, value_range=(50, 60))  # outside: end bins
+    fixed = signal_histogram(docs, "chars", bins=2, value_range=(50, 60))  # outside: end bins
     assert fixed["dropped"] == [3, 2] and fixed["kept"] == [0, 6]
-    q = ci.score_histogram(docs, bins=4)
+    q = score_histogram(docs, bins=4)
     assert q["edges"] == [0.0, 0.25, 0.5, 0.75, 1.0] and sum(q["kept"]) == 6
     assert q["missing"]["dropped"] == 6
     lengths = pd.DataFrame({"status": ["kept"] * 4 + ["dropped"], "sig.chars": [0.0, 50, 5000, 90000, 3]})
-    logh = ci.signal_histogram(lengths, "chars", bins=4, clip=None)
+    logh = signal_histogram(lengths, "chars", bins=4, clip=None)
     assert logh["log_x"] and logh["edges"][0] == 1.0 and logh["edges"][-1] == 90000.0
     assert logh["kept"] == [1, 1, 1, 1] and logh["dropped"] == [1, 0, 0, 0]  # 0 falls in the first bin
-    empty = ci.signal_histogram(docs.iloc[:0], "chars", bins=2)
+    empty = signal_histogram(docs.iloc[:0], "chars", bins=2)
     assert empty["kept"] == [0, 0]
 
 
 def test_thresholds_from_the_rule_sets(fake_run, tmp_path):
     rules = fake_run.parent / "rules"
-    got = ci.rule_thresholds("chars", rules)
+    got = rule_thresholds("chars", rules)
     assert sorted((t["lang"], t["rule"], t["bound"], t["value"], t["source"] or "") for t in got) == [
         ("default", "min_length", "min", 80.0, ""), ("zh", "min_length", "min", 10.0, "forums"),
         ("zh", "min_length", "min", 50.0, "")]
-    assert [t["value"] for t in ci.rule_thresholds("chars", rules, langs=["zh"]) if not t["source"]] == [50.0]
-    assert [(t["bound"], t["value"]) for t in ci.rule_thresholds("punct_share", rules)] == [("max", 0.3)]
-    assert ci.rule_thresholds("nope", rules) == []
-    assert ci.rules_dir_for(ci.run_config(fake_run)) == rules
-    assert ci.rules_dir_for({}).name == "rules"
-    assert ci.run_config(tmp_path) == {}
+    assert [t["value"] for t in rule_thresholds("chars", rules, langs=["zh"]) if not t["source"]] == [50.0]
+    assert [(t["bound"], t["value"]) for t in rule_thresholds("punct_share", rules)] == [("max", 0.3)]
+    assert rule_thresholds("nope", rules) == []
+    assert rules_dir_for(run_config(fake_run)) == rules
+    assert rules_dir_for({}).name == "rules"
+    assert run_config(tmp_path) == {}
 
 
 def test_probing_finds_thresholds_not_gates():
     from corpus.quality.rules import RULES
 
     def probe(name, **params):
-        return sorted(ci.probe_rule(RULES[name](**{**{k: p.default for k, p in RULES[name].params.items()},
+        return sorted(probe_rule(RULES[name](**{**{k: p.default for k, p in RULES[name].params.items()},
                                                    **params})))
 
     assert probe("word_count", min_words=50, max_words=1000) == [("words", "max", 1000.0), ("words", "min", 50.0)]
@@ -184,38 +199,38 @@ def test_every_numeric_rule_of_the_packaged_sets_has_a_threshold():
     from corpus.config import RULES_DIR
     from corpus.quality.ruleset import load_rulesets
 
-    found = {(t["lang"], t["rule"]) for t in ci.all_thresholds(RULES_DIR)}
+    found = {(t["lang"], t["rule"]) for t in all_thresholds(RULES_DIR)}
     for ruleset in {id(r): r for r in load_rulesets(RULES_DIR).values()}.values():
         lang = ",".join(ruleset.langs)
         for rule in ruleset.rules:
-            if ci._numbers(rule.config):
+            if _numbers(rule.config):
                 assert (lang, rule.name) in found, f"{ruleset.origin}: {rule.name}: no threshold found"
 
 
 def test_main_signals_put_ruled_signals_first(fake_run):
-    docs = ci.load_stage(fake_run, "clean")
-    assert ci.main_signals(docs, fake_run.parent / "rules") == ["chars", "punct_share"]
-    assert ci.main_signals(docs, None) == ["chars", "punct_share"]
+    docs = load_stage(fake_run, "clean")
+    assert main_signals(docs, fake_run.parent / "rules") == ["chars", "punct_share"]
+    assert main_signals(docs, None) == ["chars", "punct_share"]
     # lang_share_latin has one value only: constant signals are left out
-    assert ci.main_signals(docs, None, top=1) == ["chars"]
+    assert main_signals(docs, None, top=1) == ["chars"]
 
 
 def test_dropped_samples_are_seeded_and_per_rule(fake_run):
-    docs = ci.load_stage(fake_run, "clean")
-    s = ci.dropped_samples(docs, n=2, seed=7, chars=5)
+    docs = load_stage(fake_run, "clean")
+    s = dropped_samples(docs, n=2, seed=7, chars=5)
     assert s["reason"].tolist() == ["min_length", "min_length", "punct_share", "punct_share", "language"]
-    assert s["id"].tolist() == ci.dropped_samples(docs.sample(frac=1, random_state=1), n=2, seed=7)["id"].tolist()
+    assert s["id"].tolist() == dropped_samples(docs.sample(frac=1, random_state=1), n=2, seed=7)["id"].tolist()
     assert all(len(p) <= 6 for p in s["preview"]) and s["preview"].iloc[-1] == "Bonjo…"
-    assert ci.dropped_samples(docs, reasons=["punct_share"], n=5)["reason"].tolist() == ["punct_share"] * 2
-    assert ci.dropped_samples(docs[docs["status"] == "kept"]).empty
-    assert ci.preview("a\nb", 10) == "a ⏎ b" and ci.preview(None) == ""
+    assert dropped_samples(docs, reasons=["punct_share"], n=5)["reason"].tolist() == ["punct_share"] * 2
+    assert dropped_samples(docs[docs["status"] == "kept"]).empty
+    assert preview("a\nb", 10) == "a ⏎ b" and preview(None) == ""
 
 
 def test_cjk_font_is_found():
     pytest.importorskip("matplotlib")
-    name = ci.find_cjk_font()
+    name = find_cjk_font()
     assert name and "CJK" in name, "install a Noto CJK font (apt-get install fonts-noto-cjk)"
-    assert ci.setup_cjk_font() == name
+    assert setup_cjk_font() == name
     import matplotlib
 
     assert matplotlib.rcParams["font.sans-serif"][0] == name
@@ -228,15 +243,15 @@ def test_plot_histogram_draws_thresholds(fake_run):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    docs = ci.load_stage(fake_run, "clean")
-    marks = ci.rule_thresholds("chars", fake_run.parent / "rules")
+    docs = load_stage(fake_run, "clean")
+    marks = rule_thresholds("chars", fake_run.parent / "rules")
     fig, ax = plt.subplots()
-    ci.plot_histogram(ax, ci.signal_histogram(docs, "chars", marks=[m["value"] for m in marks]), marks)
+    plot_histogram(ax, signal_histogram(docs, "chars", marks=[m["value"] for m in marks]), marks)
     assert len(ax.get_lines()) == 3 and len(ax.patches) == 2
     assert "zh min_length min forums = 10" in [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(fig)
     fig, ax = plt.subplots()
-    ci.plot_histogram(ax, ci.signal_histogram(docs, "chars"), [{"rule": "max_words", "value": 1e6}])
+    plot_histogram(ax, signal_histogram(docs, "chars"), [{"rule": "max_words", "value": 1e6}])
     assert len(ax.get_lines()) == 1  # an empty legend entry, no line
     assert ax.get_legend().get_texts()[-1].get_text() == "max_words = 1e+06 (off scale)"
     plt.close(fig)
@@ -296,35 +311,35 @@ def dedup_run(tmp_path_factory):
 
 
 def test_dedup_funnel_layout_and_report(dedup_run):
-    f = ci.dedup_funnel(ci.load_funnel(dedup_run)).set_index("outcome")
+    f = dedup_funnel(load_funnel(dedup_run)).set_index("outcome")
     assert f["docs"].to_dict() == {"in": 9, "kept": 4, "exact_duplicate": 3, "near_duplicate": 2}
     assert f.loc["exact_duplicate", "docs_share"] == 3 / 9 and f.loc["in", "chars_share"] == 1.0
     with pytest.raises(KeyError):
-        ci.dedup_funnel(ci.load_funnel(dedup_run), "clean")
-    report = ci.load_report(dedup_run)
-    lay = ci.layout_frame(report)["value"]
+        dedup_funnel(load_funnel(dedup_run), "clean")
+    report = load_report(dedup_run)
+    lay = layout_frame(report)["value"]
     assert lay["tables"] == 4 and lay["key bits"] == "16" and lay["pairs within k found"] == 2
     assert lay["expected candidate pairs (random fingerprints)"] == 0.5 * 9 / 2
     with pytest.raises(FileNotFoundError):
-        ci.load_report(dedup_run, "clean")
-    rc = ci.report_clusters(report, chars=5)
+        load_report(dedup_run, "clean")
+    rc = report_clusters(report, chars=5)
     assert rc["id"].tolist() == ["A", "B"] and rc["size"].tolist() == [3, 3] and rc["preview"][0] == "早被嬋娟誤…"
 
 
 def test_hamming_of_signed_fingerprints():
-    assert ci.hamming(-1, 0) == 64 and ci.hamming(NEG, NEG ^ 0b111) == 3 and ci.hamming(5, 5) == 0
-    assert ci.hamming(None, 3) is None and ci.hamming(pd.NA, 3) is None
-    assert ci.hamming(1.0, 1) is None  # a float fingerprint has lost bits
-    got = ci.hamming(pd.Series([-1, None, 0b1011], dtype="Int64"), [0, 1, 0b1000])
+    assert hamming(-1, 0) == 64 and hamming(NEG, NEG ^ 0b111) == 3 and hamming(5, 5) == 0
+    assert hamming(None, 3) is None and hamming(pd.NA, 3) is None
+    assert hamming(1.0, 1) is None  # a float fingerprint has lost bits
+    got = hamming(pd.Series([-1, None, 0b1011], dtype="Int64"), [0, 1, 0b1000])
     assert got.isna().tolist() == [False, True, False] and got[0] == 64 and got[2] == 2
     rng = np.random.default_rng(0)
     x = rng.integers(-(1 << 63), (1 << 63) - 1, size=200, dtype=np.int64)
-    assert ci.popcount64(x).tolist() == [(int(v) & ((1 << 64) - 1)).bit_count() for v in x]
+    assert popcount64(x).tolist() == [(int(v) & ((1 << 64) - 1)).bit_count() for v in x]
 
 
 def test_dedup_clusters_resolve_chains_and_measure_hamming(dedup_run):
-    m = ci.dedup_clusters(dedup_run)
-    assert list(m.columns) == ci.MEMBER_COLUMNS
+    m = dedup_clusters(dedup_run)
+    assert list(m.columns) == MEMBER_COLUMNS
     by_id = m.set_index("id")
     assert by_id["rep_id"].to_dict() == {"A": "A", "B": "A", "C": "A", "D": "A", "E": "E", "F": "E",
                                          "S": "S", "T": "S"}  # L is in no cluster
@@ -332,23 +347,23 @@ def test_dedup_clusters_resolve_chains_and_measure_hamming(dedup_run):
                                                       "near_duplicate"]
     assert by_id.loc["B", "hamming"] == 2 and by_id.loc["D", "hamming"] == 0 and by_id.loc["F", "hamming"] == 3
     assert pd.isna(by_id.loc["T", "hamming"]) and by_id.loc["E", "simhash"] == NEG  # exact, not float
-    summary = ci.cluster_summary(m)
+    summary = cluster_summary(m)
     assert summary["rep_id"].tolist() == ["A", "E", "S"] and summary["size"].tolist() == [4, 2, 2]
     assert summary.iloc[0][["exact", "near", "max_hamming"]].tolist() == [2, 1, 2]
-    sizes = ci.cluster_sizes(m)
+    sizes = cluster_sizes(m)
     assert sizes.values.tolist() == [[2, 2, 4], [4, 1, 4]]
-    assert ci.cluster_sizes(ci.load_report(dedup_run)).values.tolist() == [[2, 2, 4], [3, 1, 3]]
-    assert ci.cluster_summary(m.iloc[:0]).empty and ci.cluster_sizes(m.iloc[:0]).empty
-    assert ci.resolve_representatives(pd.DataFrame({"id": ["x", "y"], "detail": ["y", "x"]})).notna().all()
+    assert cluster_sizes(load_report(dedup_run)).values.tolist() == [[2, 2, 4], [3, 1, 3]]
+    assert cluster_summary(m.iloc[:0]).empty and cluster_sizes(m.iloc[:0]).empty
+    assert resolve_representatives(pd.DataFrame({"id": ["x", "y"], "detail": ["y", "x"]})).notna().all()
 
 
 def test_pick_clusters_and_cluster_docs(dedup_run):
-    m = ci.dedup_clusters(dedup_run)
-    assert ci.pick_clusters(m, n=2, seed=0) == ["A", "E"]  # near duplicates first, then size
-    assert sorted(ci.pick_clusters(m, n=2, seed=1)) == ["A", "E"]
-    assert ci.pick_clusters(m, n=1, near_first=False) == ["A"]
-    assert ci.pick_clusters(m.iloc[:0]) == []
-    docs = ci.cluster_docs(dedup_run, m, ["E", "A"])
+    m = dedup_clusters(dedup_run)
+    assert pick_clusters(m, n=2, seed=0) == ["A", "E"]  # near duplicates first, then size
+    assert sorted(pick_clusters(m, n=2, seed=1)) == ["A", "E"]
+    assert pick_clusters(m, n=1, near_first=False) == ["A"]
+    assert pick_clusters(m.iloc[:0]) == []
+    docs = cluster_docs(dedup_run, m, ["E", "A"])
     assert docs["rep_id"].tolist() == ["E", "E", "A", "A", "A", "A"]
     assert docs.set_index("id")["text"]["C"] == POEM.replace("採", "采")
     assert docs["chars"].iloc[0] == len(docs["text"].iloc[0])
@@ -362,57 +377,57 @@ def test_size_bins_and_plot_cluster_sizes():
     import matplotlib.pyplot as plt
 
     few = pd.DataFrame({"size": [2, 3], "clusters": [5, 1]}).assign(docs=lambda d: d["size"] * d["clusters"])
-    assert ci.size_bins(few)["label"].tolist() == ["2", "3"]
+    assert size_bins(few)["label"].tolist() == ["2", "3"]
     many = pd.DataFrame({"size": range(2, 40), "clusters": [1000] + [1] * 37})
     many["docs"] = many["size"] * many["clusters"]
-    bins = ci.size_bins(many, max_bars=10)
+    bins = size_bins(many, max_bars=10)
     assert bins["label"].tolist() == ["2", "3-4", "5-8", "9-16", "17-32", "33-64"]
     assert bins["clusters"].sum() == many["clusters"].sum() and bins["docs"].sum() == many["docs"].sum()
     fig, ax = plt.subplots()
-    assert ci.plot_cluster_sizes(ax, many, max_bars=10) and ax.get_yscale() == "log"
+    assert plot_cluster_sizes(ax, many, max_bars=10) and ax.get_yscale() == "log"
     assert len(ax.patches) == 6 and ax.get_xticklabels()[1].get_text() == "3-4"
     plt.close(fig)
     fig, ax = plt.subplots()
-    assert not ci.plot_cluster_sizes(ax, few) and len(ax.patches) == 2
+    assert not plot_cluster_sizes(ax, few) and len(ax.patches) == 2
     plt.close(fig)
     fig, ax = plt.subplots()
-    assert not ci.plot_cluster_sizes(ax, few.iloc[:0]) and not ax.patches
+    assert not plot_cluster_sizes(ax, few.iloc[:0]) and not ax.patches
     plt.close(fig)
 
 
 def test_diff_is_by_character_for_cjk_and_by_word_otherwise():
     text = "AI2’s model，中文abc 相憶 x\n"
-    assert "".join(ci.diff_tokens(text)) == text
-    assert ci.diff_tokens("相憶採芙蓉 quick fox") == ["相", "憶", "採", "芙", "蓉", " ", "quick", " ", "fox"]
-    a, b, ratio = ci.diff_marks("年年越溪女，相憶採芙蓉。", "年年越溪女，相憶采芙蓉。")
+    assert "".join(diff_tokens(text)) == text
+    assert diff_tokens("相憶採芙蓉 quick fox") == ["相", "憶", "採", "芙", "蓉", " ", "quick", " ", "fox"]
+    a, b, ratio = diff_marks("年年越溪女，相憶採芙蓉。", "年年越溪女，相憶采芙蓉。")
     assert [s for s, changed in a if changed] == ["採"] and [s for s, changed in b if changed] == ["采"]
     assert "".join(s for s, _ in a) == "年年越溪女，相憶採芙蓉。" and 0.9 < ratio < 1
-    a, b, _ = ci.diff_marks("the quick brown fox", "the quick red fox")
+    a, b, _ = diff_marks("the quick brown fox", "the quick red fox")
     assert [s for s, c in a if c] == ["brown"] and [s for s, c in b if c] == ["red"]
-    assert ci.diff_marks("", "")[2] == 1.0
+    assert diff_marks("", "")[2] == 1.0
 
 
 def test_side_by_side_html(dedup_run):
-    m = ci.dedup_clusters(dedup_run)
-    docs = ci.cluster_docs(dedup_run, m, ["A", "E", "S"])
-    html = ci.side_by_side_html(docs[docs["rep_id"] == "A"])
-    assert f'<table class="{ci.SIDE_BY_SIDE_CLASS}"' in html and html.count("<th>") == 4
+    m = dedup_clusters(dedup_run)
+    docs = cluster_docs(dedup_run, m, ["A", "E", "S"])
+    html = side_by_side_html(docs[docs["rep_id"] == "A"])
+    assert f'<table class="{SIDE_BY_SIDE_CLASS}"' in html and html.count("<th>") == 4
     assert html.index("<b>representative</b>") < html.index("<b>exact_duplicate</b>") < html.index(
         "<b>near_duplicate</b>")
     assert '<span class="del">採</span>' in html and html.count('<span class="ins">采</span>') == 2
     assert "Hamming —" in html and "Hamming 2" in html and "Hamming 0" in html and "similarity 100.0%" in html
-    two = ci.side_by_side_html(docs[docs["rep_id"] == "A"], max_columns=2)
+    two = side_by_side_html(docs[docs["rep_id"] == "A"], max_columns=2)
     assert two.count("<th>") == 2 and "(2 more not shown)" in two
-    en = ci.side_by_side_html(docs[docs["rep_id"] == "E"])
+    en = side_by_side_html(docs[docs["rep_id"] == "E"])
     assert '<span class="del">brown</span>' in en and '<span class="ins">red</span>' in en
     assert "&lt;b&gt;" in en and "<b>.</b>" not in en and "https://a/" in en and "Hamming 3" in en
-    short = ci.side_by_side_html(docs[docs["rep_id"] == "S"])
+    short = side_by_side_html(docs[docs["rep_id"] == "S"])
     assert "Hamming n/a (no fingerprint)" in short and '<span class="ins">·</span>' in short  # a trailing space
-    cut = ci.side_by_side_html(docs[docs["rep_id"] == "A"], max_chars=5)
+    cut = side_by_side_html(docs[docs["rep_id"] == "A"], max_chars=5)
     assert "more characters" in cut and "芙蓉" not in cut
     no_text = docs[docs["rep_id"] == "A"].assign(text=lambda d: [d["text"].iloc[0]] + [""] * (len(d) - 1))
-    assert "text not kept" in ci.side_by_side_html(no_text)
-    assert ci.side_by_side_html(docs.iloc[:0]) == "<p>no cluster</p>"
+    assert "text not kept" in side_by_side_html(no_text)
+    assert side_by_side_html(docs.iloc[:0]) == "<p>no cluster</p>"
 
 
 # --- the notebooks on a real run of the sample --------------------------------------------------
@@ -478,14 +493,14 @@ def test_dedup_notebook_runs_on_the_sample_run(sample_run, monkeypatch):
     assert "exact_duplicate" in plain and "near_duplicate" in plain and "pairs within k found" in plain
     assert [o for o in outputs if "data" in o and "image/png" in o.data]  # the cluster size histogram
     tables = [o.data["text/html"] for o in outputs
-              if "data" in o and ci.SIDE_BY_SIDE_CLASS in o.data.get("text/html", "")]
+              if "data" in o and SIDE_BY_SIDE_CLASS in o.data.get("text/html", "")]
     assert tables, "no side-by-side table"
     assert all("<b>representative</b>" in t and "Hamming " in t for t in tables)
     assert any('<span class="ins">' in t and "<b>near_duplicate</b>" in t for t in tables)  # the sample has some
 
 
 def test_decontamination_notebook_runs_on_the_sample_run(sample_run, shared, monkeypatch):
-    from corpus.decontam.inspect import EXAMPLES_CLASS
+    from corpus.explore.decontam import EXAMPLES_CLASS
 
     outputs, stdout, _ = _execute(DECONTAM_NOTEBOOK, sample_run, monkeypatch)
     assert "'decontaminate'" in stdout and "documents contaminated" in stdout

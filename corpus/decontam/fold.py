@@ -27,13 +27,18 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
+from corpus.text import cjk
+
 U64 = np.uint64
-LAST_CJK = 0x323AF  # the last code point of the last CJK extension block
+# CJK tokens: Han, kana, Hangul, Bopomofo (one character each)
+CJK_PIECES = ("hangul_jamo", *cjk.span("iteration_mark", "ideographic_zero"), "hangzhou_numerals",
+              *cjk.span("hiragana_unassigned", "hangul_compat_jamo"),
+              *cjk.span("bopomofo_extended", "katakana_phonetic"), "ext_a", "unified", "hangul_jamo_ext_a",
+              "hangul_syllables", "compat_ideographs", *cjk.span("plane2_han", "ext_h"))
+_CJK_RANGES = cjk.ranges(*CJK_PIECES)
+LAST_CJK = _CJK_RANGES[-1][1]  # the last code point of the last CJK extension block
 TABLE_END = LAST_CJK + 2  # the last entry is a separator that stands for every later code point
 SEP, CJK, WORD, EXPANDS = 0, 1, 2, 3
-_CJK_RANGES = [(0x1100, 0x11FF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3040, 0x312F),
-               (0x3130, 0x318F), (0x31A0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
-               (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, LAST_CJK)]
 _DICTIONARIES = ("STCharacters", "TSCharacters")
 
 

@@ -15,6 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
+from corpus.text import cjk
+
 _U64 = np.uint64
 _P = _U64(0x9E3779B97F4A7C15)  # odd multiplier for the polynomial token hash
 _P_INV = _U64(pow(int(_P), -1, 1 << 64))  # its inverse modulo 2^64
@@ -61,17 +63,20 @@ class _Powers:
 _POWERS = _Powers()
 
 
+# A CJK token is one character: Han (BMP with the Yijing hexagrams, plane 2), kana, Hangul syllables.
+CJK_PIECES = ("ext_a", "yijing", "unified", "compat_ideographs", *cjk.KANA_BLOCKS, "hangul_syllables",
+              "plane2_han")
+
+
 def _class_table() -> np.ndarray:
     """Per code point up to the last CJK one: 1 = CJK character, 2 = letter or digit of
     another script (lower-cased Latin, Greek, Cyrillic), 0 = neither (everything above too)."""
     cp = np.arange(0x2FA21, dtype=np.int64)
-    cjk = (((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF))
-           | ((cp >= 0x3040) & (cp <= 0x30FF)) | ((cp >= 0xAC00) & (cp <= 0xD7AF))
-           | ((cp >= 0x20000) & (cp <= 0x2FA1F)))
+    is_cjk = cjk.mask(cp, *CJK_PIECES)
     alnum = (((cp >= 0x30) & (cp <= 0x39)) | ((cp >= 0x61) & (cp <= 0x7A))
              | ((cp >= 0xC0) & (cp <= 0x24F) & (cp != 0xD7) & (cp != 0xF7))
              | ((cp >= 0x370) & (cp <= 0x52F)))
-    table = np.where(cjk, 1, np.where(alnum, 2, 0)).astype(np.uint8)
+    table = np.where(is_cjk, 1, np.where(alnum, 2, 0)).astype(np.uint8)
     table[-1] = 0  # the slot every higher code point maps to
     return table
 

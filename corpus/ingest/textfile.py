@@ -10,11 +10,13 @@ import io
 
 from corpus.ingest import charset
 from corpus.io import open_maybe_compressed
+from corpus.text import cjk
 
 SNIFF_BYTES = 1 << 16
 # A regex character class body: CJK ideographs, radicals, kana, Hangul, CJK and full-width
 # punctuation, and the marks Chinese text borrows (dashes, curly quotes, ellipsis, middle dot).
-CJK_CHARS = r"\u00b7\u2010-\u2027\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+CJK_CHARS = cjk.char_class("middle_dot", "dashes_quotes", *cjk.span("radicals", "unified"), "hangul_syllables",
+                           "compat_ideographs", "compat_forms", *cjk.span("fullwidth_forms", "halfwidth_symbols"))
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst")
 
 def decode_bytes(data: bytes) -> tuple[str, str, int]:

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Mapping
 import pyarrow as pa
 
 from corpus.config import project_path
-from corpus.quality.classifier import QualityModel
+from corpus.quality.model import QualityModel
 from corpus.quality.doc import Doc
 from corpus.quality.ruleset import build_rulesets, pick_ruleset, read_rule_files
 from corpus.schema import DOC_FIELDS

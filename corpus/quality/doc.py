@@ -11,14 +11,16 @@ from functools import cached_property
 
 import numpy as np
 
+from corpus.text import cjk
+
 # ------------------------------------------------------------------------ character classes
 
 SPACE, CJK, LETTER, DIGIT, PUNCT, SYMBOL, OTHER = range(7)
 N_CLASSES = 7
 
 # Han ideographs: URO, extension A, compatibility ideographs, 〇; extensions B.. (planes 2, 3).
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x3007, 0x3007))
-_CJK_ASTRAL = (0x20000, 0x3FFFF)
+_CJK_RANGES = tuple(cjk.ranges(*cjk.HAN_BMP, "ideographic_zero"))
+(_CJK_ASTRAL,) = cjk.ranges(*cjk.span("plane2_han", "plane3_rest"))
 
 _table: np.ndarray | None = None
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from corpus.config import ConfigError, project_path, section
+from corpus.text import cjk
 from corpus.text.scripts import HAN, HANGUL, KANA, LATIN, OTHER_LETTER, char_categories
 
 REINSTALL = "pip install --force-reinstall --no-deps fasttext-numpy2"
@@ -85,7 +86,7 @@ def load_fasttext(path: str):
         return fasttext.load_model(path)
 
 
-_HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
+_HAN_RUN = re.compile(f"[{cjk.char_class(*cjk.HAN)}]+")
 
 # Per character category: letters, Han, kana and Hangul counts packed in 16-bit fields of one
 # uint64, so one gather and one segmented sum give all four counts of every chunk (a chunk has

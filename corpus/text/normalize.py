@@ -51,6 +51,8 @@ from pathlib import Path
 import numpy as np
 
 from corpus.config import ConfigError, load_yaml, project_path, section
+from corpus.text import cjk
+
 
 # --- 1. mojibake ---------------------------------------------------------------------------
 
@@ -105,7 +107,7 @@ for _lo, _hi in [(0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x180E
     _FLAGS[_lo:_hi + 1] |= _F_INVALID  # \r and U+2028/9 included: newlines to unify
 for _lo, _hi in [(0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A), (0x3000, 0x3000)]:
     _FLAGS[_lo:_hi + 1] |= _F_WIDE
-for _lo, _hi in [(0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x10000, 0x10000)]:
+for _lo, _hi in [*cjk.ranges(*cjk.HAN_BMP), (0x10000, 0x10000)]:
     _FLAGS[_lo:_hi + 1] |= _F_HAN
 for _lo, _hi in [(0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x202F, 0x202F),
                  (0x205F, 0x205F), (0x3000, 0x3000)]:

@@ -22,6 +22,8 @@ import unicodedata
 
 import numpy as np
 
+from corpus.text import cjk
+
 SCRIPTS = ("han", "kana", "hangul", "latin", "digits", "other")
 
 # Per-character categories (`char_categories`): the six scripts, with `other` split into
@@ -29,32 +31,46 @@ SCRIPTS = ("han", "kana", "hangul", "latin", "digits", "other")
 HAN, KANA, HANGUL, LATIN, DIGIT, OTHER_LETTER, SYMBOL, SPACE = range(8)
 
 # (first code point, category) — each range runs up to the next entry's start. SYMBOL here
-# means "not one of the scripts"; letters among them are told apart below.
+# means "not one of the scripts"; letters among them are told apart below. Han, kana and
+# Hangul come from corpus.text.cjk (_CJK) and are painted over this table.
 _TABLE = [
     (0x00, SPACE), (0x21, SYMBOL), (0x30, DIGIT), (0x3A, SYMBOL), (0x41, LATIN),
     (0x5B, SYMBOL), (0x61, LATIN), (0x7B, SYMBOL), (0x7F, SPACE), (0xA1, SYMBOL),
     (0xAA, LATIN), (0xAB, SYMBOL), (0xBA, LATIN), (0xBB, SYMBOL), (0xC0, LATIN), (0xD7, SYMBOL),
     (0xD8, LATIN), (0xF7, SYMBOL), (0xF8, LATIN), (0x2B0, SYMBOL),
-    (0x1100, HANGUL), (0x1200, SYMBOL),
     (0x1680, SPACE), (0x1681, SYMBOL),
     (0x1E00, LATIN), (0x1F00, SYMBOL),
     (0x2000, SPACE), (0x200B, SYMBOL), (0x2028, SPACE), (0x202A, SYMBOL), (0x202F, SPACE),
     (0x2030, SYMBOL), (0x205F, SPACE), (0x2060, SYMBOL),
-    (0x3000, SPACE), (0x3001, SYMBOL), (0x3005, HAN), (0x3006, SYMBOL), (0x3007, HAN),
-    (0x3008, SYMBOL), (0x3041, KANA), (0x30FB, SYMBOL), (0x30FC, KANA), (0x3100, SYMBOL),
-    (0x3131, HANGUL), (0x3190, SYMBOL),
-    (0x31F0, KANA), (0x3200, SYMBOL),
-    (0x3400, HAN), (0x4DC0, SYMBOL), (0x4E00, HAN), (0xA000, SYMBOL),
-    (0xA960, HANGUL), (0xA980, SYMBOL),
-    (0xAC00, HANGUL), (0xD800, SYMBOL),
-    (0xF900, HAN), (0xFB00, SYMBOL),
+    (0x3000, SPACE), (0x3001, SYMBOL),
     (0xFF10, DIGIT), (0xFF1A, SYMBOL), (0xFF21, LATIN), (0xFF3B, SYMBOL), (0xFF41, LATIN),
-    (0xFF5B, SYMBOL), (0xFF66, KANA), (0xFFA0, HANGUL), (0xFFDD, SYMBOL),
-    (0x1AFF0, KANA), (0x1B170, SYMBOL),
-    (0x20000, HAN), (0x2FA20, SYMBOL), (0x30000, HAN), (0x323B0, SYMBOL),
+    (0xFF5B, SYMBOL),
 ]
-_STARTS = np.array([s for s, _ in _TABLE], dtype=np.uint32)
-_CATS = np.array([c for _, c in _TABLE], dtype=np.uint8)
+_CJK = {
+    HAN: ("iteration_mark", "ideographic_zero", *cjk.HAN, "ext_g", "ext_h"),
+    KANA: ("hiragana", "katakana", "katakana_marks", "katakana_phonetic", "halfwidth_katakana",
+           "kana_supplement"),
+    HANGUL: ("hangul_jamo", "hangul_compat_jamo", "hangul_jamo_ext_a", "hangul_syllables",
+             "hangul_jamo_ext_b", "halfwidth_hangul"),
+}
+
+
+def _range_table() -> tuple[np.ndarray, np.ndarray]:
+    """(starts, categories): _TABLE with the _CJK ranges painted over it."""
+    points = [(s, c) for s, c in _TABLE]
+    for cat, names in _CJK.items():
+        for lo, hi in cjk.ranges(*names):
+            under = next(c for s, c in reversed(sorted(points)) if s <= hi + 1)  # resumes after hi
+            points = [(s, c) for s, c in points if not lo <= s <= hi + 1] + [(lo, cat), (hi + 1, under)]
+    points.sort()
+    starts = [s for s, c in points]
+    cats = [c for s, c in points]
+    keep = [i == 0 or cats[i] != cats[i - 1] for i in range(len(points))]
+    return (np.array([s for s, k in zip(starts, keep) if k], dtype=np.uint32),
+            np.array([c for c, k in zip(cats, keep) if k], dtype=np.uint8))
+
+
+_STARTS, _CATS = _range_table()
 # Basic Multilingual Plane: one lookup table (64 KiB); astral code points use the range table.
 _BMP = _CATS[np.searchsorted(_STARTS, np.arange(0x10000, dtype=np.uint32), side="right") - 1]
 for _c in np.flatnonzero(_BMP == SYMBOL).tolist():

@@ -11,7 +11,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from corpus import inspect as ci
+from corpus.explore.run import load_stage
 
 STAGE = "decontaminate"
 EXAMPLES_CLASS = "decontam-examples"
@@ -83,7 +83,7 @@ def examples_html(report: Mapping, per_benchmark: int = 3) -> str:
 def contaminated_docs(run: str | Path, stage: str = STAGE) -> pd.DataFrame:
     """Every document the stage dropped or cut: id, source, lang, action, the first match's
     benchmark, item and text, how many n-grams and items matched, characters left."""
-    docs = ci.load_stage(run, stage, columns=["id", "source", "lang", "text", "meta"], expand_signals=False)
+    docs = load_stage(run, stage, columns=["id", "source", "lang", "text", "meta"], expand_signals=False)
     rows = []
     for d in docs.itertuples():
         dropped = d.status == "dropped"
