@@ -1,16 +1,19 @@
 """The ledger: for every stage, documents and characters in, kept, and dropped by reason.
 
-Rows are (run_id, stage, source, lang, reason, docs, chars, copies, tokens); `reason` is null
-for kept documents. `docs` counts documents (in = kept + dropped holds for them), `copies` the
-documents emitted, repeats included (0 for dropped rows), `tokens` the tokens emitted where a
-stage knows them (the token export), else null. `funnel` turns the rows of a run into the view
+Rows are (run_id, stage, source, lang, reason, docs, chars, chars_kept, copies, tokens);
+`reason` is null for kept documents. `docs` counts documents (in = kept + dropped holds for
+them), `chars` their characters as the stage read them, `chars_kept` the characters of the text
+it emits (0 for dropped rows; a stage that rewrites text, e.g. clean's normalization, emits a
+different count than it read), so one stage's kept characters are the next one's characters in.
+`copies` counts the documents emitted, repeats included (0 for dropped rows), `tokens` the
+tokens emitted where a stage knows them (the token export), else null. `funnel` turns the rows of a run into the view
 people and scripts read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import pyarrow as pa
 
@@ -22,22 +25,26 @@ LEDGER_SCHEMA = pa.schema([
     pa.field("reason", pa.string()),
     pa.field("docs", pa.int64()),
     pa.field("chars", pa.int64()),
+    pa.field("chars_kept", pa.int64()),
     pa.field("copies", pa.int64()),
     pa.field("tokens", pa.int64()),
 ])
+KEY = ("source", "lang", "reason")
 
 
-def ledger_table(run_id: str, stage: str, counts: Iterable[tuple]) -> pa.Table:
-    """Ledger rows from (source, lang, reason, docs, chars[, copies[, tokens]]) tuples, in a
-    stable order; copies default to docs for kept rows and 0 for dropped ones."""
-    rows = sorted(counts, key=lambda r: tuple("" if v is None else str(v) for v in r[:3]))
+def ledger_table(run_id: str, stage: str, counts: Iterable[Mapping]) -> pa.Table:
+    """Ledger rows from mappings with source, lang, reason, docs, chars and optionally
+    chars_kept (default: chars for kept rows, 0 for dropped ones), copies (default: docs for
+    kept rows, 0 for dropped ones) and tokens (default null), in a stable order."""
+    rows = sorted(counts, key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in KEY))
     out = []
-    for s, l, r, d, c, *rest in rows:
-        copies = rest[0] if rest else (d if r is None else 0)
-        tokens = rest[1] if len(rest) > 1 else None
-        out.append(dict(run_id=run_id, stage=stage, source=s, lang=l, reason=r, docs=int(d),
-                        chars=int(c or 0), copies=int(copies),
-                        tokens=None if tokens is None else int(tokens)))
+    for r in rows:
+        kept = r["reason"] is None
+        out.append(dict(run_id=run_id, stage=stage, source=r["source"], lang=r["lang"],
+                        reason=r["reason"], docs=int(r["docs"]), chars=int(r["chars"] or 0),
+                        chars_kept=int(r.get("chars_kept", r["chars"] if kept else 0) or 0),
+                        copies=int(r.get("copies", r["docs"] if kept else 0)),
+                        tokens=None if r.get("tokens") is None else int(r["tokens"])))
     return pa.Table.from_pylist(out, schema=LEDGER_SCHEMA)
 
 
@@ -63,8 +70,8 @@ def funnel(rows: list[dict], stage_order: list[str]) -> list[dict]:
             g["in_docs"] += r["docs"]
             g["in_chars"] += r["chars"]
             if r["reason"] is None:
-                kept[0] += r["docs"]; kept[1] += r["chars"]
-                g["kept_docs"] += r["docs"]; g["kept_chars"] += r["chars"]
+                kept[0] += r["docs"]; kept[1] += r["chars_kept"]
+                g["kept_docs"] += r["docs"]; g["kept_chars"] += r["chars_kept"]
             else:
                 reasons[r["reason"]][0] += r["docs"]
                 reasons[r["reason"]][1] += r["chars"]

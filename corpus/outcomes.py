@@ -5,8 +5,10 @@ counted on the way, so a stage's documents pass through Python once and never ba
 (`reason` null; written without `reason`/`detail`) and dropped rows, writes them to
 `<staged>/docs/part-<P>.parquet` and `<staged>/dropped/part-<P>.parquet` (P: the task's
 partition; a retried task writes the same file again), and yields one summary row per
-(source, lang, reason): documents, characters and copies. An outcome batch may carry
-`copies` (how many times a kept document is emitted; null or absent: 1); dropped rows emit 0.
+(source, lang, reason): documents, characters read and kept, and copies. An outcome batch may
+carry `copies` (how many times a kept document is emitted; null or absent: 1; dropped rows emit
+0) and `chars_in` (the document's characters as the stage read it, where the stage changed its
+text; null or absent: the text's own length). `chars_in` is not written.
 Rows whose reason starts with `__` are notes, not documents (e.g. ingest's per-file tallies):
 neither written nor counted, their `detail` comes back in the summary's `note`.
 """
@@ -23,11 +25,13 @@ import pyarrow.parquet as pq
 SUMMARY_SCHEMA = pa.schema([
     pa.field("part", pa.int32()), pa.field("output", pa.string()),
     pa.field("source", pa.string()), pa.field("lang", pa.string()), pa.field("reason", pa.string()),
-    pa.field("docs", pa.int64()), pa.field("chars", pa.int64()), pa.field("copies", pa.int64()),
-    pa.field("note", pa.string()),
+    pa.field("docs", pa.int64()), pa.field("chars", pa.int64()),
+    pa.field("chars_kept", pa.int64()), pa.field("copies", pa.int64()), pa.field("note", pa.string()),
 ])
 NOTE_PREFIX = "__"
-OUTCOME_ONLY = ("reason", "detail")
+CHARS_IN = pa.field("chars_in", pa.int64())
+OUTCOME_ONLY = ("reason", "detail")  # not written with kept rows
+ACCOUNTING_ONLY = ("chars_in",)      # written with no row
 ROW_GROUP_CHARS = 64 << 20     # a row group holds about this much text (or ROW_GROUP_ROWS rows)
 ROW_GROUP_ROWS = 65536
 
@@ -70,12 +74,21 @@ class PartWriter:
         return True
 
 
+def kept_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of the kept rows written from outcomes of `schema`."""
+    return pa.schema([f for f in schema if f.name not in OUTCOME_ONLY + ACCOUNTING_ONLY])
+
+
+def dropped_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of the dropped rows written from outcomes of `schema`."""
+    return pa.schema([f for f in schema if f.name not in ACCOUNTING_ONLY])
+
+
 def split(batch: pa.RecordBatch, blank_dropped_text: bool = False):
     """(kept rows without the outcome columns, dropped rows) of an outcome batch."""
     is_kept = pc.is_null(batch.column("reason"))
-    kept = batch.filter(is_kept)
-    kept = kept.select([n for n in kept.schema.names if n not in OUTCOME_ONLY])
-    dropped = batch.filter(pc.invert(is_kept))
+    kept = batch.filter(is_kept).select(kept_schema(batch.schema).names)
+    dropped = batch.filter(pc.invert(is_kept)).select(dropped_schema(batch.schema).names)
     if blank_dropped_text and dropped.num_rows:
         i = dropped.schema.get_field_index("text")
         dropped = dropped.set_column(i, dropped.schema.field(i), pa.array([""] * dropped.num_rows))
@@ -83,17 +96,21 @@ def split(batch: pa.RecordBatch, blank_dropped_text: bool = False):
 
 
 def count(batch: pa.RecordBatch, counts: dict) -> None:
-    """Add a batch's documents, characters and copies per (source, lang, reason) to `counts`."""
+    """Add a batch's documents, characters read, characters kept and copies per
+    (source, lang, reason) to `counts`."""
+    names = batch.schema.names
     chars = pc.utf8_length(batch.column("text")).to_pylist()
+    chars_in = batch.column("chars_in").to_pylist() if "chars_in" in names else [None] * batch.num_rows
     reasons = batch.column("reason").to_pylist()
-    copies = (batch.column("copies").to_pylist() if "copies" in batch.schema.names
-              else [None] * batch.num_rows)
-    for s, l, r, n, c in zip(batch.column("source").to_pylist(), batch.column("lang").to_pylist(),
-                             reasons, chars, copies):
+    copies = batch.column("copies").to_pylist() if "copies" in names else [None] * batch.num_rows
+    for s, l, r, n, i, c in zip(batch.column("source").to_pylist(), batch.column("lang").to_pylist(),
+                                reasons, chars, chars_in, copies):
         row = counts[(s, l, r)]
         row[0] += 1
-        row[1] += n or 0
-        row[2] += 0 if r is not None else (1 if c is None else c)
+        row[1] += (n or 0) if i is None else i
+        if r is None:
+            row[2] += n or 0
+            row[3] += 1 if c is None else c
 
 
 def write_outcomes(batches: Iterable[pa.RecordBatch], part: int, opener: Callable[[str], Callable],
@@ -103,7 +120,7 @@ def write_outcomes(batches: Iterable[pa.RecordBatch], part: int, opener: Callabl
     `opener(output)` gives a function opening that output's file for writing."""
     writers = {"docs": PartWriter(opener("docs"), compression),
                "dropped": PartWriter(opener("dropped"), compression)}
-    counts: dict = defaultdict(lambda: [0, 0, 0])
+    counts: dict = defaultdict(lambda: [0, 0, 0, 0])
     notes: list[str] = []
     for batch in batches:
         batch = _take_notes(batch, notes)
@@ -114,9 +131,9 @@ def write_outcomes(batches: Iterable[pa.RecordBatch], part: int, opener: Callabl
         writers["dropped"].add(dropped)
     written = {name: w.close() for name, w in writers.items()}
     rows = [{"part": part, "output": ",".join(n for n, ok in written.items() if ok),
-             "source": s, "lang": l, "reason": r, "docs": d, "chars": c, "copies": k}
-            for (s, l, r), (d, c, k) in sorted(counts.items(), key=lambda kv: str(kv[0]))]
-    rows += [{"part": part, "docs": 0, "chars": 0, "copies": 0, "note": n} for n in notes]
+             "source": s, "lang": l, "reason": r, "docs": d, "chars": c, "chars_kept": ck, "copies": k}
+            for (s, l, r), (d, c, ck, k) in sorted(counts.items(), key=lambda kv: str(kv[0]))]
+    rows += [{"part": part, "docs": 0, "chars": 0, "chars_kept": 0, "copies": 0, "note": n} for n in notes]
     yield pa.RecordBatch.from_pylist(rows, schema=SUMMARY_SCHEMA)
 
 

@@ -23,7 +23,7 @@ import xxhash
 import yaml
 
 from corpus.inputs import list_inputs
-from corpus.ledger import format_funnel, funnel, ledger_table
+from corpus.ledger import KEY, format_funnel, funnel, ledger_table
 from corpus.rundir import RunDir
 from corpus.stages import STAGES, StageContext, StageError, order
 
@@ -148,12 +148,15 @@ def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
     run.commit(stage, entry)
 
 
+TALLIES = ("docs", "chars", "chars_kept", "copies")  # summed per (source, lang, reason)
+
+
 def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict:
     """Kept and dropped rows and the ledger of a document stage, staged; the counts checked.
     The rows are written by the executors (corpus.outcomes) in the pass that makes them."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    from corpus.outcomes import SUMMARY_SCHEMA, write_outcomes
+    from corpus.outcomes import SUMMARY_SCHEMA, dropped_schema, kept_schema, write_outcomes
     from corpus.spark import spark_schema
 
     run, uri, per_batch = ctx.run, ctx.run.uri, result.per_batch
@@ -171,13 +174,13 @@ def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict
     summary = result.outcomes.mapInArrow(task, spark_schema(SUMMARY_SCHEMA)).collect()
     counts: dict = {}
     for r in (r for r in summary if r.note is None):
-        c = counts.setdefault((r.source, r.lang, r.reason), [0, 0, 0])
-        c[0] += r.docs; c[1] += r.chars; c[2] += r.copies
-    ledger = ledger_table(run_id, stage, [(*k, *v) for k, v in counts.items()])
-    total = sum(c[0] for c in counts.values())
+        c = counts.setdefault((r.source, r.lang, r.reason), dict.fromkeys(TALLIES, 0))
+        for k in TALLIES:
+            c[k] += getattr(r, k)
+    ledger = ledger_table(run_id, stage, [dict(zip(KEY, k), **v) for k, v in counts.items()])
+    total = sum(c["docs"] for c in counts.values())
     check_balance(stage, total if result.docs_in is None else result.docs_in, ledger)
-    kept_schema = pa.schema([f for f in schema if f.name not in ("reason", "detail")])
-    for name, sch in (("docs", kept_schema), ("dropped", schema)):
+    for name, sch in (("docs", kept_schema(schema)), ("dropped", dropped_schema(schema))):
         if not run.tidy_parquet_dir(run.staging(stage, name)):  # nothing of this kind: an empty file
             _empty_part(run, stage, name, sch)
     if result.check:

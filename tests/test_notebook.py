@@ -28,12 +28,11 @@ from corpus.explore.thresholds import (
     _numbers, all_thresholds, probe_rule, rule_thresholds, rules_dir_for,
 )
 from corpus.ledger import ledger_table
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO
 
 NOTEBOOK = REPO / "notebooks" / "filter_stats.ipynb"
 DEDUP_NOTEBOOK = REPO / "notebooks" / "dedup.ipynb"
 DECONTAM_NOTEBOOK = REPO / "notebooks" / "decontamination.ipynb"
-INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
 
 
 # --- a small run directory made by hand (no Spark), for the helpers ---------------------------
@@ -57,6 +56,11 @@ def _doc(i, source, lang, text, signals, score=None, reason=None, detail=None):
     return {"id": f"{i:032x}", "source": source, "url": None, "locator": f"f#{i}", "fetch_time": None,
             "lang": lang, "lang_score": 0.9, "title": None, "text": text, "meta": [("k", "v")],
             "signals": sorted(signals.items()), "quality_score": score, "reason": reason, "detail": detail}
+
+
+def _rows(counts):
+    """Ledger rows from {(source, lang, reason): (docs, chars)}."""
+    return [dict(source=s, lang=l, reason=r, docs=d, chars=c) for (s, l, r), (d, c) in counts.items()]
 
 
 def _entry(stage):
@@ -93,9 +97,9 @@ def fake_run(tmp_path_factory):
         key = (r["source"], r["lang"], r["reason"])
         d, c = counts.get(key, (0, 0))
         counts[key] = (d + 1, c + len(r["text"]))
-    pq.write_table(ledger_table("r1", "clean", [(*k, *v) for k, v in counts.items()]),
+    pq.write_table(ledger_table("r1", "clean", _rows(counts)),
                    root / "ledger" / "clean.parquet")
-    pq.write_table(ledger_table("r1", "ingest", [("web", None, None, 12, 1000), ("web", None, "non_html", 3, 0)]),
+    pq.write_table(ledger_table("r1", "ingest", _rows({("web", None, None): (12, 1000), ("web", None, "non_html"): (3, 0)})),
                    root / "ledger" / "ingest.parquet")
     (root / "manifest.json").write_text(json.dumps({"stages": {s: _entry(s) for s in ("ingest", "clean")}}))
     (root / "config.yaml").write_text(f"clean:\n  rules_dir: {rules}\n  classifier: {{threshold: 0.6}}\n")
@@ -295,7 +299,7 @@ def dedup_run(tmp_path_factory):
         key = (r["source"], r["lang"], r.get("reason"))
         d, c = counts.get(key, (0, 0))
         counts[key] = (d + 1, c + len(r["text"]))
-    pq.write_table(ledger_table("r1", "dedup", [(*k, *v) for k, v in counts.items()]),
+    pq.write_table(ledger_table("r1", "dedup", _rows(counts)),
                    root / "ledger" / "dedup.parquet")
     (root / "reports").mkdir()
     report = {"docs_in": 9, "pairs_within_k": 2, "capped_buckets": 0,
@@ -439,16 +443,6 @@ def test_notebook_is_stored_without_outputs(path):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
     assert any("parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
-
-
-@pytest.fixture(scope="module")
-def sample_run(spark, tmp_path_factory):
-    """The sample through ingest, clean, dedup and decontaminate (one run serves every notebook)."""
-    from corpus import pipeline
-
-    out = tmp_path_factory.mktemp("nbrun") / "sample"
-    pipeline.run_pipeline(str(out), INPUTS, load_config(), stages=["ingest", "clean", "dedup", "decontaminate"])
-    return out
 
 
 def _execute(path, run_dir, monkeypatch, parameters: str | None = None):

@@ -3,6 +3,7 @@
 import gzip
 import zlib
 
+import pyarrow as pa
 import pytest
 
 from corpus.config import ConfigError, load_config
@@ -97,12 +98,34 @@ def test_input_specs(tmp_path):
 
 
 def test_funnel_balances():
-    rows = [dict(stage="ingest", source="web", lang=None, reason=None, docs=5, chars=50),
-            dict(stage="ingest", source="web", lang=None, reason="non_html", docs=3, chars=0),
-            dict(stage="ingest", source="books", lang=None, reason=None, docs=2, chars=90)]
+    rows = [dict(stage="ingest", source="web", lang=None, reason=None, docs=5, chars=50, chars_kept=50),
+            dict(stage="ingest", source="web", lang=None, reason="non_html", docs=3, chars=0, chars_kept=0),
+            dict(stage="ingest", source="books", lang=None, reason=None, docs=2, chars=90, chars_kept=90)]
     (s,) = funnel(rows, ["ingest"])
     assert (s["in_docs"], s["kept_docs"], s["kept_chars"]) == (10, 7, 140)
     assert s["dropped"] == [{"reason": "non_html", "docs": 3, "chars": 0}]
+
+
+def test_outcome_counts_chain_when_a_stage_rewrites_text():
+    """chars: as read (chars_in where the stage gave it), chars_kept: the text emitted."""
+    from collections import defaultdict
+
+    from corpus.outcomes import count, split
+
+    batch = pa.RecordBatch.from_pylist(
+        [{"source": "web", "lang": "zh", "text": "ab", "reason": None, "chars_in": 5},
+         {"source": "web", "lang": "zh", "text": "xyz", "reason": "short", "chars_in": 4},
+         {"source": "web", "lang": "zh", "text": "kept", "reason": None, "chars_in": None}])
+    counts = defaultdict(lambda: [0, 0, 0, 0])
+    count(batch, counts)
+    assert dict(counts) == {("web", "zh", None): [2, 9, 6, 2], ("web", "zh", "short"): [1, 4, 0, 0]}
+    kept, dropped = split(batch)
+    assert kept.schema.names == ["source", "lang", "text"]
+    assert dropped.schema.names == ["source", "lang", "text", "reason"]
+    rows = [dict(stage="clean", source="web", lang="zh", reason=r, docs=d, chars=c, chars_kept=k)
+            for (_, _, r), (d, c, k, _) in counts.items()]
+    (s,) = funnel(rows, ["clean"])
+    assert (s["in_chars"], s["kept_chars"]) == (13, 6)
 
 
 def test_local_mode_sizes_shuffles_by_cores(spark):

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.config import ConfigError
+from corpus.outcomes import CHARS_IN
 from corpus.decontam import index as ix
 from corpus.decontam.fold import Tables, tables
 from corpus.decontam.match import attribute, cut, find_matches
@@ -33,7 +34,7 @@ from corpus.config import project_path
 HIT_FIELDS = [pa.field("decontam_keys", pa.list_(pa.int64())),
               pa.field("decontam_starts", pa.list_(pa.int64())),
               pa.field("decontam_ends", pa.list_(pa.int64()))]
-OUTCOME_FIELDS = [pa.field("reason", pa.string()), pa.field("detail", pa.string())]
+OUTCOME_FIELDS = [pa.field("reason", pa.string()), pa.field("detail", pa.string()), CHARS_IN]
 EXAMPLES_FIELD = pa.field("_examples", pa.list_(pa.struct(
     [(name, pa.string()) for name in ("benchmark", "item", "ngram", "before", "after")])))
 REASON = "contaminated"
@@ -143,6 +144,7 @@ def apply_batch(batch: pa.RecordBatch, owners: dict[int, list[int]], items: dict
         keys = np.array(row.pop("decontam_keys"), dtype=np.int64).view(U64).tolist()
         spans = list(zip(row.pop("decontam_starts"), row.pop("decontam_ends")))
         text = row["text"]
+        row["chars_in"] = len(text)
         detail, examples = attribute(text, keys, spans, owners, items, s.context_chars)
         row["_examples"] = [{k: e[k] for k in ("benchmark", "item", "ngram", "before", "after")}
                             for e in examples]
@@ -213,7 +215,8 @@ def decontaminate_outcomes_df(spark, docs, docs_in: int, cfg: Mapping, run):
         lambda bs: (apply_batch(b, owners, items, s, out_schema) for b in bs),
         spark_schema(out_schema)).persist(StorageLevel.MEMORY_AND_DISK)
     clean = scanned.where(~hit).drop(*[f.name for f in HIT_FIELDS]).select(
-        "*", F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("detail"))
+        "*", F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("detail"),
+        F.lit(None).cast("long").alias(CHARS_IN.name))
     outcomes = clean.unionByName(contaminated.drop(EXAMPLES_FIELD.name))
     return outcomes, report(contaminated, info, owners, item_keys, docs_in, s)
 

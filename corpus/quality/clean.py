@@ -12,8 +12,10 @@ import json
 from typing import Iterable, Iterator, Mapping
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpus.config import project_path
+from corpus.outcomes import CHARS_IN
 from corpus.quality.model import QualityModel
 from corpus.quality.doc import Doc
 from corpus.quality.ruleset import build_rulesets, pick_ruleset, read_rule_files
@@ -108,14 +110,15 @@ def cleaner_for(cfg: Mapping, rules: Mapping | None = None) -> Cleaner:
 
 def clean_batches(batches: Iterable[pa.RecordBatch], cfg: Mapping,
                   rules: Mapping | None = None) -> Iterator[pa.RecordBatch]:
-    """The clean stage over Arrow batches of documents: one outcome batch per input batch."""
+    """The clean stage over Arrow batches of documents: one outcome batch per input batch, with
+    each document's characters as read (`chars_in`: normalization changes the text)."""
     cleaner = cleaner_for(cfg, rules)
     for batch in batches:
         rows = batch.to_pylist()
         for row in rows:
             row.pop("signals", None), row.pop("quality_score", None)
-        yield pa.RecordBatch.from_pylist(
-            [_as_row(o) for o in cleaner.clean(rows)], schema=CLEAN_OUTCOME_SCHEMA)
+        out = pa.RecordBatch.from_pylist([_as_row(o) for o in cleaner.clean(rows)], schema=CLEAN_OUTCOME_SCHEMA)
+        yield out.append_column(CHARS_IN, pc.utf8_length(batch.column("text")).cast(pa.int64()))
 
 
 def _as_row(o: dict) -> dict:

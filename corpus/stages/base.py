@@ -34,7 +34,7 @@ class StageResult:
     schema: object = None            # the Arrow schema of per_batch's outcome batches
     docs_in: int | None = None       # documents read; None: count the outcomes
     report: Mapping | None = None    # written to RUN_DIR/reports/<stage>.json
-    ledger: Sequence[tuple] | None = None  # artefact stages: (source, lang, reason, docs, chars)
+    ledger: Sequence[Mapping] | None = None  # artefact stages: rows for corpus.ledger.ledger_table
     check: Callable | None = None    # check(ctx, notes) before the commit; raises StageError
 
 

@@ -39,8 +39,8 @@ def tokens_body(ctx) -> StageResult:
 
     stage = source_stage("tokens", ctx.cfg, ctx.run.manifest()["stages"])
     m = export_tokens(ctx.spark, ctx.run, ctx.cfg, stage, ctx.staging())
-    ledger = [(source, None, None, c["documents"], 0, c["documents"], c["tokens"])
-              for source, c in m["by_source"].items()]  # documents and tokens emitted
+    ledger = [{"source": source, "lang": None, "reason": None, "docs": c["documents"], "chars": 0,
+               "tokens": c["tokens"]} for source, c in m["by_source"].items()]  # documents and tokens emitted
     return StageResult(report={k: v for k, v in m.items() if k != "shards"}, ledger=ledger)
 
 

@@ -33,7 +33,7 @@ def stage_chars(run: RunDir, stage: str) -> int:
     """Characters kept by a committed stage, from its ledger."""
     with run.fs.open(run.path(run.stage_dirs(stage)["ledger"]), "rb") as f:
         rows = pq.read_table(f).to_pylist()
-    return sum(r["chars"] for r in rows if r["reason"] is None)
+    return sum(r["chars_kept"] for r in rows if r["reason"] is None)
 
 
 def sample_texts(spark, run: RunDir, stage: str, seed: int, sample_chars: int, counts: dict):
