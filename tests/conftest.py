@@ -1,4 +1,6 @@
-"""Shared fixtures: where the data is, and one local Spark session for the whole suite."""
+"""Shared fixtures: where the data is, one local Spark session and one run of the sample
+pipeline for the whole suite; tests that need Spark are marked `slow` (`pytest -m "not slow"`
+runs the pure-core tier)."""
 
 import os
 from pathlib import Path
@@ -8,6 +10,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample"
 SHARED = REPO.parent / "shared" / "data"
+SAMPLE_INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
+SLOW_FIXTURES = {"spark"}  # a test that uses one of these (directly or not) is slow
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +36,15 @@ def spark():
     session = get_session(load_config()["spark"], "local[2]")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_run(spark, tmp_path_factory):
+    """The bundled sample through the default stages (ingest, clean, dedup, decontaminate),
+    once per session. Read it; a test that changes a run copies it first."""
+    from corpus import pipeline
+    from corpus.config import load_config
+
+    out = tmp_path_factory.mktemp("sample") / "run"
+    pipeline.run_pipeline(str(out), SAMPLE_INPUTS, load_config())
+    return out

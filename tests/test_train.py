@@ -100,6 +100,7 @@ def test_stopped_and_resumed_run_is_bit_identical(tokens_dir, tmp_path):
     assert trainer["cursor"] == 20 * 2 * 4 and trainer["step"] == 20
 
 
+@pytest.mark.slow  # a second process
 def test_sigterm_checkpoints_then_resume_is_exact(tokens_dir, tmp_path):
     ckpt = tmp_path / "killed"
     cmd = [sys.executable, "-m", "corpus.train", "--tokens", str(tokens_dir), "--preset", "tiny",
@@ -165,6 +166,7 @@ def test_ranks_read_disjoint_blocks_and_the_cursor_restores_position(tokens_dir)
     assert torch.equal(again.next(cpu)[0], r0.next(cpu)[0])
 
 
+@pytest.mark.slow  # torchrun with two processes
 @pytest.mark.parametrize("mode", ["ddp", "fsdp"])
 def test_two_processes_resume_the_single_process_run(tokens_dir, tmp_path, mode):
     """A 2-step single-process checkpoint resumed by torchrun with 2 CPU processes (gloo) of
