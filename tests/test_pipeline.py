@@ -13,6 +13,7 @@ import yaml
 from corpus import pipeline
 from corpus.cli import main
 from corpus.config import load_config
+from corpus.digest import run_digests
 from corpus.ingest import read_input
 from corpus.inputs import list_inputs
 from corpus.rundir import RunDir
@@ -20,15 +21,7 @@ from corpus.schema import DOC_SCHEMA, OUTCOME_SCHEMA
 from corpus.spark import spark_schema
 from corpus.stages import STAGES
 from tests.conftest import SAMPLE
-
-INPUTS = [f"warc:{SAMPLE / 'warc'}", f"books:{SAMPLE / 'books'}", f"forums:{SAMPLE / 'forums'}"]
-
-
-@pytest.fixture(scope="module")
-def sample_run(spark, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "sample"
-    pipeline.run_pipeline(str(out), INPUTS, load_config())
-    return out
+from tests.conftest import SAMPLE_INPUTS as INPUTS
 
 
 def table(path):
@@ -195,3 +188,40 @@ def test_cli_stats_and_errors(sample_run, capsys):
     assert main(["run", "--input", f"warc:{SAMPLE}/warc", "--output", "/tmp/x",
                  "--set", "ingest.nope=1"]) == 2
     assert "--set ingest.nope=1: unknown key ingest.nope" in capsys.readouterr().err
+
+
+def test_the_funnel_chains(sample_run):
+    """Each stage reads what the one before kept: documents and characters."""
+    funnel = pipeline.read_funnel(RunDir(str(sample_run)))
+    assert [s["stage"] for s in funnel] == ["ingest", "clean", "dedup", "decontaminate"]
+    for before, after in zip(funnel, funnel[1:]):
+        assert (after["in_docs"], after["in_chars"]) == (before["kept_docs"], before["kept_chars"]), after["stage"]
+
+
+# The sample run's rows, pinned (corpus.digest: order-independent, run_id left out). Ids are
+# made from the inputs' absolute paths, so what names them (and dedup's representative ids in
+# `detail`) is left out too: the checkout can be anywhere. A change of behaviour changes the
+# digests: say why in the commit that updates them.
+PINNED = {
+    "clean": "4087d6fd562b88e6998ce30a783576fa0e70bd1e51b27827521b58376dd76125",
+    "decontaminate": "cfbf7630fa01bd8717eca409d428fd792a101212530efa209ed3bad0728ce22d",
+    "dedup": "68ca7aaf561e0f5b31101ed4c6450d449dc5056adbce0fb1531fc538a0076e7b",
+    "dropped/clean": "df93693453a927c7f1cc848092a6f28a881c599e99aa2ec3aa407fa625694e7e",
+    "dropped/decontaminate": "2f0f86601c0f2c15431035a692f1c2f05a0d03729fc090ef35c93f5349f2f6ce",
+    "dropped/dedup": "f6d8fe0f2741430ac00a5efc4bd887e845cc78982c008b79f182246e77de6c6d",
+    "dropped/ingest": "1ae6c1bca59198c3b749369b9a451107bc3e73c19ee861b5dfc242b98efac357",
+    "ingest": "94459170203fa755a7b483a4838705a5c91e36df39d12e09496cebf150802a1a",
+    "ledger/clean.parquet": "abe12204274734b24e726ee6fc1d47ad4d38b09f17006c6cefaaffdd200fb206",
+    "ledger/decontaminate.parquet": "97ea802aa2ad3e55ea75b48bd9ea223479d531734ef8f5248f07d65b0f2dd012",
+    "ledger/dedup.parquet": "ff4d8474d7c7fdeef2c7f43db40d6d9f3c7d1a02d48d9bd7272e61adb4e95669",
+    "ledger/ingest.parquet": "6d5f36eed096875a69cc5c8be356525f7e15f2d1ea940411042fae14c3e651ff",
+}
+WHERE = ("run_id", "id", "locator", "cluster_id")
+
+
+def _location_columns(rel):
+    return WHERE + (("detail",) if rel == "dropped/dedup" else ())
+
+
+def test_the_sample_run_output_is_pinned(sample_run, shared):
+    assert run_digests(RunDir(str(sample_run)), _location_columns) == PINNED

@@ -21,6 +21,7 @@ KEY_SCHEMA = pa.schema([
     pa.field("simhash", pa.int64()),
     pa.field("quality_score", pa.float32()),
     pa.field("length", pa.int64()),
+    pa.field("content_key", pa.int64()),
 ])
 
 
@@ -54,8 +55,9 @@ class Fingerprinter:
 
 
 def dedup_keys(batches: Iterable[pa.RecordBatch], cfg: Mapping) -> Iterator[pa.RecordBatch]:
-    """Batches of (id, url, text, quality_score) as KEY_SCHEMA rows: the text replaced by its
-    exact-text hash, SimHash and length (the narrow table every dedup decision is made on)."""
+    """Batches of (id, url, text, quality_score, content_key) as KEY_SCHEMA rows: the text
+    replaced by its exact-text hash, SimHash and length (the narrow table every dedup decision
+    is made on); content_key passes through."""
     fp = Fingerprinter(cfg)
     for batch in batches:
         texts = batch.column("text").to_pylist()
@@ -65,4 +67,5 @@ def dedup_keys(batches: Iterable[pa.RecordBatch], cfg: Mapping) -> Iterator[pa.R
              pa.array([exact_key(t) for t in texts], pa.string()),
              pa.array(fps.view(np.int64), pa.int64(), mask=~valid),
              batch.column("quality_score").cast(pa.float32()),
-             pa.array([len(t) for t in texts], pa.int64())], schema=KEY_SCHEMA)
+             pa.array([len(t) for t in texts], pa.int64()), batch.column("content_key")],
+            schema=KEY_SCHEMA)

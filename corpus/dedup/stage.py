@@ -1,6 +1,6 @@
 """The dedup stage on Spark: exact duplicates by text hash, then near duplicates by SimHash
 (permuted tables, exact Hamming verification, connected components), one representative kept
-per group by one rule: highest quality score, then longest text, then smallest id.
+per group by one rule: highest quality score, then longest text, then smallest content key.
 
 Decisions are made on a narrow table (id, hashes, score, length; ~100 bytes per document)
 and joined back to the documents once; nothing per document reaches the driver, only counts
@@ -17,10 +17,13 @@ from corpus.dedup.tables import choose_layout
 
 
 def _rank_order():
-    """The representative rule as a window ordering."""
+    """The representative rule as a window ordering: the best quality score, then the longest
+    text; ties go to the smallest content key (a hash of source, text, URL, title, fetch time and
+    meta), so the choice does not depend on where the input files are (ids do); the id last."""
     from pyspark.sql import functions as F
 
-    return [F.col("quality_score").desc_nulls_last(), F.col("length").desc(), F.col("id").asc()]
+    return [F.col("quality_score").desc_nulls_last(), F.col("length").desc(),
+            F.col("content_key").asc(), F.col("id").asc()]
 
 
 def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
@@ -32,7 +35,9 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     from corpus.spark import spark_schema
 
     sim_cfg = dict(cfg["simhash"])
-    keys = (docs.select("id", "url", "text", "quality_score")
+    content_key = F.xxhash64("source", "text", "url", "title", "fetch_time",
+                             F.map_entries("meta")).alias("content_key")
+    keys = (docs.select("id", "url", "text", "quality_score", content_key)
             .mapInArrow(lambda b: dedup_keys(b, sim_cfg), spark_schema(KEY_SCHEMA))
             .persist(StorageLevel.MEMORY_AND_DISK))
 
@@ -58,7 +63,7 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     components = connected_components(
         pairs.select(F.col("id_a").alias("src"), F.col("id_b").alias("dst")), spark,
         cfg.get("checkpoint_dir"))
-    clustered = (components.join(survivors.select("id", "quality_score", "length"), "id")
+    clustered = (components.join(survivors.select("id", "quality_score", "length", "content_key"), "id")
                  .withColumn("near_rep", F.first("id").over(
                      Window.partitionBy("component").orderBy(*_rank_order())))
                  .select("id", "near_rep"))
