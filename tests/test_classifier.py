@@ -34,6 +34,19 @@ def test_tokenize_chinese_with_jieba():
     assert "python" in features.tokenize("他用Python写代码", None).split()
 
 
+def test_rjieba_cuts_as_jieba_does():
+    """The shipped model was trained on jieba's words: rjieba must give the same ones."""
+    import jieba
+
+    text = (REPO / "sample" / "books" / "xiyouji.txt").read_text(encoding="utf-8")
+    text += (REPO / "sample" / "forums" / "lccc_toy_valid.txt").read_text(encoding="utf-8")
+    text = features._DIGIT.sub("0", text.lower())  # as tokens() hands it over
+    pieces = [text[i:i + 3000] for i in range(0, len(text), 3000)]
+    jieba.setLogLevel(60)
+    assert len(pieces) > 100
+    assert [features._cut(p) for p in pieces] == [jieba.lcut(p, HMM=False) for p in pieces]
+
+
 def test_tokenize_other_languages_lowercased_words():
     assert features.tokenize("The Quick, brown fox's tail!\nIn 2024.", "en") == \
         "the quick , brown fox's tail ! in 0000 ."
@@ -83,9 +96,9 @@ def test_training_on_a_small_real_set(real_examples):
 def test_training_is_deterministic(real_examples, tmp_path):
     params = {**SMALL, "dim": 16}
     a, ra = train.train_model(real_examples, params)
-    # Several trainings in one process: fastText randomises only a tenth of its input matrix
-    # per thread and leaves the rest as allocated, so without classifier's malloc setting the
-    # third one here reused a freed model's memory and diverged ("Encountered NaN").
+    # Several trainings in one process, after test_rjieba_cuts_as_jieba_does has freed jieba's
+    # dictionary: fastText read such memory back and often diverged ("Encountered NaN") until
+    # train._zeroed_allocations.
     for _ in range(2):
         b, rb = train.train_model(list(reversed(real_examples)), params)  # order: no matter
     texts = [e.text for e in real_examples[::7]]

@@ -10,8 +10,7 @@ Exact duplicate lines are removed within a class; a line found in both classes i
 both. The larger class is down-sampled (seeded) to the size of the smaller one; then each class
 is split train/held-out by a seeded hash of the document id (so the split does not depend on
 input order). fastText trains with `thread: 1` (with more threads it is not deterministic; and
-see `_fresh_pages_for_large_allocations` for the part of its input matrix it leaves
-uninitialised), and the model is quantized to .ftz when that costs at most
+see `_zeroed_allocations` for the memory it reads without writing it first), and the model is quantized to .ftz when that costs at most
 `quantize_max_f1_drop` of held-out macro F1. The output folder gets `model.ftz` (or
 `model.bin`) and `report.json`: counts, parameters, the exact specs, held-out precision /
 recall / F1 per class and overall, and the model's sha256. Parameters: `quality.train` in
@@ -20,6 +19,7 @@ rules/pipeline.yaml.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -82,39 +82,37 @@ def train_model(examples: Iterable[Example], params: Mapping | None = None,
     return model, report
 
 
-_malloc_pinned = False
+@contextlib.contextmanager
+def _zeroed_allocations():
+    """While training, glibc hands out every allocation zero-filled (M_PERTURB).
 
-
-def _fresh_pages_for_large_allocations() -> None:
-    """Make glibc serve every allocation of 128 KiB or more with new (zeroed) pages.
-
-    fastText randomises only `thread`/10 of its input matrix (`DenseMatrix::uniform` fills
-    one tenth per thread) and leaves the rest as allocated. The first model of a process gets
-    fresh zeroed pages; a later one may get memory that a freed model used, and trains
-    differently or diverges ("Encountered NaN"). glibc hands out fresh pages for allocations
-    above its mmap threshold, which it raises to the size of the largest block freed (up to
-    32 MiB); pinning the threshold at its 128 KiB default stops that. Elsewhere: no-op."""
-    global _malloc_pinned
-    if _malloc_pinned:
-        return
-    _malloc_pinned = True
+    fastText reads memory it allocated but did not write (it randomises only a part of its
+    input matrix), so a model's bytes depended on what the process had freed before: the
+    first model of a process got fresh zeroed pages, a later one reused a freed model's memory
+    and trained differently or diverged ("Encountered NaN"). With M_PERTURB set to 0xff glibc
+    fills each allocation with 0x00 (and freed memory with 0xff), so every training starts
+    from zeros whatever came before. Elsewhere than glibc: no-op."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
-        pass
+        mallopt = None
+    if mallopt is not None:
+        mallopt(-6, 0xFF)  # M_PERTURB
+    try:
+        yield
+    finally:
+        if mallopt is not None:
+            mallopt(-6, 0)
 
 
 def _fit(train_path: str, p: Mapping):
     import fasttext
 
-    if int(p["bucket"]) * int(p["dim"]) * 4 < 128 * 1024:
-        raise ValueError("bucket * dim must be at least 32768 (see _fresh_pages_for_large_allocations)")
-    _fresh_pages_for_large_allocations()
     kw = {k: p[k] for k in FASTTEXT_KEYS}
-    return fasttext.train_supervised(input=train_path, seed=int(p["seed"]), verbose=0, **kw)
+    with _zeroed_allocations():
+        return fasttext.train_supervised(input=train_path, seed=int(p["seed"]), verbose=0, **kw)
 
 
 def _example_lines(examples: Iterable[Example], p: Mapping) -> tuple[list[tuple[str, str, str]], dict]:
@@ -237,12 +235,12 @@ def train_quality(positive_specs: Sequence[str], negative_specs: Sequence[str], 
         "specs": {"positive": list(positive_specs), "negative": list(negative_specs)},
         "files": file_counts,
         "tokenizer": {"version": TOKENIZER_VERSION, "max_tokens": p["max_tokens"],
-                      "zh": "jieba lcut HMM=False", "other": "lowercased words and punctuation",
+                      "zh": "jieba dictionary, no HMM (rjieba cut)", "other": "lowercased words and punctuation",
                       "digits": "0"},
         **report,
         "seconds": {"read": round(read_s, 2), **report["seconds"]},
         "versions": {"python": sys.version.split()[0], "fasttext": _v("fasttext-numpy2") or _v("fasttext"),
-                     "jieba": _v("jieba")},
+                     "rjieba": _v("rjieba")},
     }
     with open(os.path.join(out_dir, "report.json"), "w", encoding="utf-8") as f:
         json.dump(full, f, indent=2, ensure_ascii=False, sort_keys=False)
