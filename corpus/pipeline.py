@@ -6,7 +6,8 @@ document stage `run_stage` writes kept rows to `RUN_DIR/<stage>`, dropped rows t
 `RUN_DIR/reports/<stage>.json`, checks in = kept + dropped, and commits (corpus.rundir). For
 an artefact stage it commits the folder the body wrote. Each manifest entry records the
 settings the stage ran with (its config sections and the digest of the files they name) and
-the commits of the stages it read, so a changed setting or a rerun upstream is seen.
+the commits of the stages it read, so a changed setting or a rerun upstream is seen, and the
+stage's wall time in seconds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -124,7 +126,7 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, view: Mapping) -> None
 
 
 def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
-    run = ctx.run
+    run, started = ctx.run, time.monotonic()
     result = STAGES[stage].body(ctx)
     entry = {"run_id": run_id, "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
              "settings": settings_of(stage, view), "files": file_digests(stage, ctx.cfg),
@@ -143,6 +145,7 @@ def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
     if result.outcomes is not None:
         entry["kept"] = sum(f["rows"] for f in entry["outputs"]["docs"])
         entry["dropped"] = sum(f["rows"] for f in entry["outputs"]["dropped"])
+    entry["seconds"] = round(time.monotonic() - started, 3)
     entry["commit"] = xxhash.xxh64_hexdigest(
         f"{stage}\0{entry['committed_at']}\0{entry['settings_digest']}".encode())
     run.commit(stage, entry)

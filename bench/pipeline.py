@@ -1,0 +1,159 @@
+"""End-to-end throughput: the whole pipeline on Spark against what its stages' cores allow.
+
+    python bench/pipeline.py [--files 4] [--records 6000] [--master local[2]] [--workdir DIR] [--json]
+
+Builds (or reuses, cached in --workdir) `--files` benchmark WARCs with bench/make_warc.py,
+seeds 1..N (6,000 response records each), then
+  pipeline  `corpus run` on them in a subprocess (Spark local mode, the default stages, a
+            fresh run directory), timed from start to exit; each stage's own wall time comes
+            from the manifest (`seconds`);
+  cores     each stage's per-document work in this process on one core, over the documents
+            that stage read in the pipeline run: ingest (read_input + the executor-side
+            Parquet writer), clean (clean_batches), dedup (SimHash keys), decontaminate (the
+            n-gram scan, index built beforehand and timed apart).
+docs/s counts the WARC records in over wall seconds. "Allowed" is what the cores alone would
+give on the pipeline's cores: cores x records / (CPU seconds of all stage cores); the ratio
+is the pipeline's rate over that. Fixed costs (Spark start, the decontamination index) are
+part of the pipeline's wall time and not of the cores'.
+"""
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if __package__ in (None, ""):  # run as a script: the repository root makes bench, corpus importable
+    sys.path.insert(0, REPO)
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from bench import make_warc  # noqa: E402
+
+
+def build_warcs(folder: str, files: int, records: int) -> list[str]:
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for seed in range(1, files + 1):
+        path = os.path.join(folder, f"bench-{records}-{seed}.warc.gz")
+        if not os.path.exists(path):
+            make_warc.build(path, records, seed)
+        paths.append(path)
+    return paths
+
+
+def run_pipeline(warc_dir: str, run_dir: str, master: str) -> tuple[float, dict]:
+    """Wall seconds of `corpus run` and the manifest's stages."""
+    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+    cmd = [sys.executable, "-m", "corpus.cli", "run", "--input", f"warc:{warc_dir}",
+           "--output", run_dir, "--master", master]
+    start = time.monotonic()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if done.returncode != 0 and not os.path.exists(os.path.join(run_dir, "manifest.json")):
+        sys.exit(f"corpus run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    with open(os.path.join(run_dir, "manifest.json")) as f:
+        return wall, json.load(f)["stages"]
+
+
+def _cpu(fn) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def core_seconds(warcs: list[str], run_dir: str) -> dict:
+    """CPU seconds of each stage's per-document work on one core (see the module docstring)."""
+    from corpus.config import load_config
+    from corpus.decontam.stage import prepare_index, scan_batch, settings
+    from corpus.dedup.fingerprint import dedup_keys
+    from corpus.ingest.checks import tallied_batches
+    from corpus.outcomes import write_outcomes
+    from corpus.quality.clean import clean_batches, cleaner_for
+
+    cfg = load_config()
+    ingest_cfg = cfg["ingest"]
+
+    def ingest():
+        for i, path in enumerate(warcs):
+            batches = tallied_batches("warc", path, ingest_cfg, int(ingest_cfg["batch_rows"]))
+            for _ in write_outcomes(batches, i, lambda name: io.BytesIO, blank_dropped_text=True):
+                pass
+
+    def batches_of(stage, columns=None):
+        return pq.read_table(os.path.join(run_dir, stage), columns=columns).to_batches(max_chunksize=1000)
+
+    cleaner_for(cfg["clean"], cfg["rules"])  # models load once per worker: not per document
+    ingested = batches_of("ingest")
+    keys_in = [b.append_column("content_key", pa.array([0] * b.num_rows, pa.int64()))  # made by Spark
+               for b in batches_of("clean", ["id", "url", "text", "quality_score"])]
+    scanned = batches_of("dedup")
+    s = settings(cfg["decontaminate"])
+    index_s = time.monotonic()
+    index, _, _ = prepare_index(s, None, log=lambda msg: None)
+    index_s = time.monotonic() - index_s
+    return {
+        "ingest": _cpu(ingest),
+        "clean": _cpu(lambda: [None for _ in clean_batches(ingested, cfg["clean"], cfg["rules"])]),
+        "dedup": _cpu(lambda: [None for _ in dedup_keys(keys_in, dict(cfg["dedup"]["simhash"]))]),
+        "decontaminate": _cpu(lambda: [scan_batch(b, index) for b in scanned]),
+        "decontaminate index (fixed)": index_s,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="end-to-end pipeline throughput vs its stages' cores")
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--records", type=int, default=6000, help="response records per WARC")
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "corpus-bench-pipeline"))
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    a = ap.parse_args(argv)
+
+    from corpus.spark import _local_cores
+    from corpus.stages import STAGES
+
+    warc_dir = os.path.join(a.workdir, "warc")
+    warcs = build_warcs(warc_dir, a.files, a.records)
+    run_dir = os.path.join(a.workdir, f"run-{time.strftime('%Y%m%dT%H%M%S')}")
+    wall, stages = run_pipeline(warc_dir, run_dir, a.master)
+    records = stages["ingest"]["docs_in"]
+    cores = core_seconds(warcs, run_dir)
+    n_cores = _local_cores(a.master) if a.master.startswith("local") else int(os.cpu_count() or 1)
+    per_doc = sum(v for k, v in cores.items() if "fixed" not in k)
+    allowed = n_cores * records / per_doc
+    result = {
+        "records": records, "cores": n_cores, "wall_s": round(wall, 2),
+        "docs_per_s": round(records / wall, 1), "allowed_docs_per_s": round(allowed, 1),
+        "ratio": round(records / wall / allowed, 3),
+        "stages": {s: {"docs_in": e.get("docs_in"), "kept": e.get("kept"), "wall_s": e.get("seconds"),
+                       "core_cpu_s": round(cores.get(s, 0.0), 2),
+                       "core_docs_per_cpu_s": round(e["docs_in"] / cores[s], 1) if cores.get(s) else None}
+                   for s, e in sorted(stages.items(), key=lambda kv: list(STAGES).index(kv[0]))},
+        "fixed_s": {"decontaminate index": round(cores["decontaminate index (fixed)"], 2),
+                    "outside stages": round(wall - sum(e.get("seconds") or 0 for e in stages.values()), 2)},
+        "run_dir": run_dir,
+    }
+    if a.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{records:,} records, {len(warcs)} WARCs, {a.master}: {wall:.1f} s wall, "
+          f"{result['docs_per_s']:,.0f} docs/s end to end")
+    print(f"{'stage':<15}{'docs in':>9}{'kept':>9}{'wall s':>9}{'docs/s':>9}{'core CPU s':>12}{'docs/CPU-s':>12}")
+    for s, e in result["stages"].items():
+        rate = e["docs_in"] / e["wall_s"] if e["wall_s"] else 0
+        print(f"{s:<15}{e['docs_in']:>9,}{e['kept']:>9,}{e['wall_s']:>9.1f}{rate:>9,.0f}"
+              f"{e['core_cpu_s']:>12.1f}{(e['core_docs_per_cpu_s'] or 0):>12,.0f}")
+    print(f"fixed: {result['fixed_s']}")
+    print(f"the cores allow {allowed:,.0f} docs/s on {n_cores} cores; the pipeline gives "
+          f"{result['docs_per_s']:,.0f} ({result['ratio']:.0%})")
+
+
+if __name__ == "__main__":
+    main()
