@@ -4,7 +4,7 @@
     RUN_DIR/dropped/<stage>/part-*.parquet  dropped documents with `reason` and `detail`
     RUN_DIR/ledger/<stage>.parquet          counts (see corpus.ledger)
     RUN_DIR/reports/<stage>.json            what a stage has to say beyond counts (dedup clusters)
-    RUN_DIR/config.yaml                     the resolved configuration of the last run
+    RUN_DIR/config.yaml                     what made the committed stages (each one's settings at its commit)
     RUN_DIR/manifest.json                   committed stages: files, rows, bytes, sha256
     RUN_DIR/_staging/<stage>/               work in progress; never read by anyone
 

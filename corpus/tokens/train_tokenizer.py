@@ -3,7 +3,7 @@
 Documents of the stage (see corpus.tokens.source) are kept when their seeded key falls under
 `tokenizer.sample_chars` / the stage's characters (from its ledger), streamed to the driver in
 key order and trained on there (corpus.tokens.tokenizer). The `tokenizer` stage
-(corpus.stages.tokenizer) commits, replacing the previous ones:
+(corpus.stages.tokens) commits, replacing the previous ones:
 
     RUN_DIR/tokenizer/spm.model     the model (export-tokens reads it by default)
     RUN_DIR/tokenizer/spm.vocab     piece <TAB> score per line (\\n and \\t pieces escaped)
