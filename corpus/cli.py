@@ -1,6 +1,6 @@
 """The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel,
 `corpus config show|check` prints or checks a configuration, `corpus train-quality` trains the
-quality classifier, `corpus train-tokenizer` and `corpus export-tokens` turn a run into token
+quality classifier, `corpus train-topics` the topic classifier, `corpus train-tokenizer` and `corpus export-tokens` turn a run into token
 shards for `corpus-train`.
 
 `spark-submit jobs/pipeline.py` takes the same arguments as `corpus run`.
@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tq = sub.add_parser("train-quality", help="train the fastText quality classifier")
     add_train_quality_arguments(tq)
+    from corpus.topics.cli import add_train_topics_arguments, train_topics_command
+
+    add_train_topics_arguments(sub.add_parser("train-topics", help="train the fastText topic classifier"))
     from corpus.tokens import cli as tokens_cli
 
     tt = sub.add_parser("train-tokenizer", help="train the SentencePiece model on a sample of a run")
@@ -113,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return config_command(args)
     if args.command == "train-quality":
         return train_quality_command(args)
+    if args.command == "train-topics":
+        return train_topics_command(args)
     if args.command == "train-tokenizer":
         return tokens_cli.run_job(args, "tokenizer")
     if args.command == "export-tokens":

@@ -228,7 +228,31 @@ def _decontaminate(c: Mapping) -> str | None:
     return None
 
 
+def _balance(c: Mapping) -> str | None:
+    bad = [k for k in c["shares"] if k.count("/") != 1 or not all(k.split("/"))]
+    if bad:
+        return f"shares.{bad[0]}: cells are named LANG/TOPIC (e.g. zh/finance)"
+    for what in ("languages", "shares"):
+        if sum(c[what].values()) > 1 + 1e-9:
+            return f"{what} must sum to at most 1, got {sum(c[what].values()):g}"
+    return None
+
+
 STRS = List(Str())
+FASTTEXT_FIELDS = {  # fastText training and quantization (quality.train, topics.train)
+    "dim": Int(lo=1),
+    "epoch": Int(lo=1),
+    "lr": Float(lo=0),
+    "wordNgrams": Int(lo=1),
+    "minCount": Int(lo=1),
+    "bucket": Int(lo=0),
+    "loss": Str(choices=("softmax", "ns", "hs", "ova")),
+    "thread": Int(lo=1),
+    "quantize": Bool(),
+    "quantize_cutoff": Int(lo=0),
+    "quantize_dsub": Int(lo=1),
+    "quantize_retrain": Bool(),
+}
 RECORD_FIELDS = {  # the field mapping of jsonl and parquet inputs
     "text_field": Str(), "id_field": Str(nullable=True), "url_field": Str(nullable=True),
     "title_field": Str(nullable=True), "time_field": Str(nullable=True), "source": Str(),
@@ -322,19 +346,28 @@ SCHEMA = Section({
             "balance": Bool(),
             "dropped_stage": Str(),
             "threshold": Share(),
-            "dim": Int(lo=1),
-            "epoch": Int(lo=1),
-            "lr": Float(lo=0),
-            "wordNgrams": Int(lo=1),
-            "minCount": Int(lo=1),
-            "bucket": Int(lo=0),
-            "loss": Str(choices=("softmax", "ns", "hs", "ova")),
-            "thread": Int(lo=1),
-            "quantize": Bool(),
-            "quantize_cutoff": Int(lo=0),
-            "quantize_dsub": Int(lo=1),
-            "quantize_retrain": Bool(),
+            **FASTTEXT_FIELDS,
             "quantize_max_f1_drop": Share(),
+        }),
+    }),
+    "topics": Section({
+        "taxonomy": Str(),
+        "model": Str(),
+        "head_chars": Int(lo=0),
+        "min_score": Share(),
+        "train": Section({
+            "thucnews": Str(),
+            "sources": STRS,
+            "max_per_source": Int(lo=0),
+            "eval": Str(choices=("test", "dev_split")),
+            "holdout": Share(),
+            "seed": Int(),
+            "pseudo_docs": Int(lo=0),
+            "pseudo_titles": Int(lo=2),
+            "eval_pseudo_docs": Int(lo=0),
+            "target_precision": Share(),
+            "news_eval": Str(),
+            **FASTTEXT_FIELDS,
         }),
     }),
     "dedup": Section({
@@ -363,6 +396,16 @@ SCHEMA = Section({
         "report_examples": Int(lo=0),
         "context_chars": Int(lo=0),
     }, rule=_decontaminate),
+    "balance": Section({
+        "seed": Int(),
+        "alpha": Float(lo=0),
+        "languages": Map(Share()),
+        "shares": Map(Share()),
+        "max_repeat": Float(lo=1),
+        "unit": Str(choices=("tokens", "bytes")),
+        "output_size": Int(lo=1, nullable=True),
+        "shard_size": Int(lo=1),
+    }, rule=_balance),
     "tokenizer": Section({
         "stage": Str(nullable=True),
         "seed": Int(),

@@ -40,7 +40,7 @@ def run_digests(run: RunDir, ignore: Callable[[str], tuple[str, ...]] = lambda r
             if not files:
                 continue
             tables = []
-            for f in files:
+            for f in (f for f in files if f["path"].endswith(".parquet")):
                 with run.fs.open(run.path(f["path"]), "rb") as fh:
                     tables.append(pq.read_table(fh))
             rel = run.stage_dirs(stage)[name]

@@ -143,8 +143,8 @@ def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
         if run.fs.exists(run.path(run.staging(stage, name))):
             entry["outputs"][name] = describe_files(run, run.staging(stage, name), rel)
     if result.outcomes is not None:
-        entry["kept"] = sum(f["rows"] for f in entry["outputs"]["docs"])
-        entry["dropped"] = sum(f["rows"] for f in entry["outputs"]["dropped"])
+        entry["kept"] = sum(f["rows"] or 0 for f in entry["outputs"]["docs"])  # rows: copies included
+        entry["dropped"] = sum(f["rows"] or 0 for f in entry["outputs"]["dropped"])
     entry["seconds"] = round(time.monotonic() - started, 3)
     entry["commit"] = xxhash.xxh64_hexdigest(
         f"{stage}\0{entry['committed_at']}\0{entry['settings_digest']}".encode())
@@ -171,7 +171,7 @@ def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict
 
         part, out = TaskContext.get().partitionId(), RunDir(uri)
         yield from write_outcomes(per_batch(batches) if per_batch else batches, part,
-                                  lambda name: _part_opener(out, stage, name, part),
+                                  lambda name, p: _part_opener(out, stage, name, p),
                                   blank_dropped_text=blank)
 
     summary = result.outcomes.mapInArrow(task, spark_schema(SUMMARY_SCHEMA)).collect()
@@ -188,6 +188,8 @@ def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict
             _empty_part(run, stage, name, sch)
     if result.check:
         result.check(ctx, [r.note for r in summary if r.note is not None])
+    if result.finish:
+        result.finish(ctx)
     _write_ledger(run, stage, ledger)
     return {"docs_in": total}
 

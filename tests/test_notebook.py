@@ -27,12 +27,18 @@ from corpus.explore.signals import (
 from corpus.explore.thresholds import (
     _numbers, all_thresholds, probe_rule, rule_thresholds, rules_dir_for,
 )
+from corpus.explore.topics import (
+    cell_label, cells_frame, confusion_frame, load_manifest, load_model_report, mix_frame, mix_summary,
+    model_matches_run, model_report_path, per_topic_metrics, plot_confusion, plot_mix, shard_frame,
+    topic_examples, topic_label, topics_per_source,
+)
 from corpus.ledger import ledger_table
 from tests.conftest import REPO
 
 NOTEBOOK = REPO / "notebooks" / "filter_stats.ipynb"
 DEDUP_NOTEBOOK = REPO / "notebooks" / "dedup.ipynb"
 DECONTAM_NOTEBOOK = REPO / "notebooks" / "decontamination.ipynb"
+TOPICS_NOTEBOOK = REPO / "notebooks" / "topics.ipynb"
 
 
 # --- a small run directory made by hand (no Spark), for the helpers ---------------------------
@@ -434,9 +440,178 @@ def test_side_by_side_html(dedup_run):
     assert side_by_side_html(docs.iloc[:0]) == "<p>no cluster</p>"
 
 
+# --- balance (topics) helpers on a balanced run made by hand ----------------------------------------
+
+_BALANCE_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
+                             ("title", pa.string()), ("text", pa.string()), ("topic", pa.string()),
+                             ("topic_score", pa.float32()), ("repeat", pa.int32())])
+_BALANCE_DROPPED_SCHEMA = pa.schema(list(_BALANCE_SCHEMA) + [("reason", pa.string()), ("detail", pa.string())])
+
+
+def _cell(cell, docs, kept, rows, before, after, target, planned, realised, rate):
+    lang, topic = cell.split("/")
+    return {"cell": cell, "lang": lang, "topic": topic, "docs": docs, "size_before": before, "tokens_before": before,
+            "target_share": target, "planned_share": planned, "rate": rate, "size_after": after,
+            "tokens_after": after, "realised_share": realised, "repeat_factor": after / before,
+            "docs_kept": kept, "docs_dropped": docs - kept, "rows": rows}
+
+
+@pytest.fixture(scope="module")
+def balance_run(tmp_path_factory):
+    """zh/finance F1, F2 (web) twice each; zh/dialogue D1, D2 kept, D3 downsampled (forums);
+    en/other E1 (web) once. Two shards; the model's report.json in a folder of its own."""
+    root = tmp_path_factory.mktemp("fakebalance") / "run"
+    models = root.parent / "models" / "topics"
+    models.mkdir(parents=True)
+
+    def row(i, source, lang, topic, repeat, text, title=None, score=0.9, **kw):
+        return {"id": i, "source": source, "lang": lang, "title": title, "text": text, "topic": topic,
+                "topic_score": score, "repeat": repeat, **kw}
+
+    f1, f2 = "股市今日大涨，沪指收复三千点。", "基金净值创新高"
+    shard0 = [row("F1", "web", "zh", "finance", 0, f1, title="股市"), row("F2", "web", "zh", "finance", 0, f2),
+              row("D1", "forums", "zh", "dialogue", 0, "你好\n你也好", score=1.0),
+              row("D2", "forums", "zh", "dialogue", 0, "吃了吗")]
+    shard1 = [row("F1", "web", "zh", "finance", 1, f1, title="股市"), row("F2", "web", "zh", "finance", 1, f2),
+              row("E1", "web", "en", "other", 0, "Hello world " * 30, score=0.1)]
+    dropped = [row("D3", "forums", "zh", "dialogue", 0, "再见", reason="downsampled",
+                   detail="zh/dialogue rate=0.6667")]
+    for rel, rows, schema in (("balance/part-00000.parquet", shard0, _BALANCE_SCHEMA),
+                              ("balance/part-00001.parquet", shard1, _BALANCE_SCHEMA),
+                              ("dropped/balance/part-00000.parquet", dropped, _BALANCE_DROPPED_SCHEMA)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / rel)
+    cells = [_cell("en/other", 1, 1, 1, 20, 20, 0.2, 0.2, 0.2, 1.0),
+             _cell("zh/dialogue", 3, 2, 2, 20, 14, 0.4, 0.4, 0.14, 0.6667),
+             _cell("zh/finance", 2, 2, 4, 60, 120, 0.4, 0.4, 0.66, 2.0)]
+    manifest = {"format": "corpus-balance-1", "unit": "tokens", "seed": 1, "alpha": 0.5, "max_repeat": 4,
+                "languages": {}, "shares": {"zh/finance": 0.5}, "size_before": 100, "size_after": 154,
+                "output_size_asked": 100, "rows": 7, "effective_cells_before": 2.5, "effective_cells_after": 2.3,
+                "kl_realised_target": 0.125, "kl_realised_planned": 0.0625, "max_tv_from_overall": 0.25,
+                "cells": cells,
+                "shards": [{"path": "balance/part-00000.parquet", "rows": 4, "bytes": 1000, "sha256": "ab" * 32,
+                            "tokens": 60, "size": 60, "cells": {"zh/finance": 2, "zh/dialogue": 2},
+                            "tv_from_overall": 0.25},
+                           {"path": "balance/part-00001.parquet", "rows": 3, "bytes": 900, "sha256": "cd" * 32,
+                            "tokens": 94, "size": 94, "cells": {"zh/finance": 2, "en/other": 1},
+                            "tv_from_overall": 0.2}]}
+    (root / "balance" / "_manifest.json").write_text(json.dumps(manifest))
+    per_class = {"finance": {"precision": 0.9, "recall": 0.75, "f1": 0.82, "support": 4},
+                 "sports": {"precision": 0.5, "recall": 1.0, "f1": 0.67, "support": 1}}
+    report = {"model": "model.ftz", "sha256": "f" * 64, "min_score": 0.5,
+              "thucnews_test": {"topics": {"n": 5, "accuracy": 0.8, "macro_f1": 0.74, "per_class": per_class,
+                                           "confusion": {"finance": {"finance": 3, "sports": 1, "(other)": 0},
+                                                         "sports": {"sports": 1}}},
+                                "topics_with_min_score": {"accuracy": 0.6, "macro_f1": 0.6, "fallback_share": 0.2}},
+              "heldout_other_data": {"n": 2, "per_class": {
+                  "dialogue": {"precision": 1.0, "recall": 0.5, "f1": 0.67, "support": 2}}}}
+    (models / "report.json").write_text(json.dumps(report))
+    (root / "config.yaml").write_text(f"topics:\n  model: {models / 'model.ftz'}\n")
+    (root / "manifest.json").write_text(json.dumps({"stages": {"balance": {
+        **_entry("balance"), "files": {str(models / "model.ftz"): "f" * 64}}}}))
+    return root
+
+
+def test_topics_cells_mix_and_shards(balance_run):
+    manifest = load_manifest(balance_run)
+    cells = cells_frame(manifest)
+    assert cells.index.tolist() == ["zh/finance", "en/other", "zh/dialogue"]  # by size before, then name
+    assert cells.loc["zh/dialogue", ["docs_kept", "docs_dropped", "rows"]].tolist() == [2, 1, 2]
+    assert cells["before_share"].tolist() == [0.6, 0.2, 0.2] and cells.loc["zh/finance", "repeat_factor"] == 2.0
+    mix = mix_frame(manifest)
+    assert list(mix.columns) == ["label", "before", "target", "planned", "after"]
+    assert mix.loc["zh/finance", "label"] == "zh/finance 财经" and mix.loc["zh/finance", "after"] == 0.66
+    assert mix[["before", "target", "planned"]].sum().round(9).tolist() == [1.0, 1.0, 1.0]
+    summary = mix_summary(manifest)["value"]
+    assert summary["effective cells before"] == "2.5" and summary["KL(realised ‖ target)"] == "0.125"
+    assert summary["shards"] == "2" and summary["shares (fixed)"] == '{"zh/finance": 0.5}'
+    assert summary["languages (fixed)"] == "input shares"
+    shards = shard_frame(manifest)
+    assert shards["rows"].tolist() == [4, 3] and shards["cells"].tolist() == [2, 2]
+    assert shards["top_cell"].tolist() == ["zh/dialogue (50%)", "zh/finance (67%)"]  # ties: first by name
+    assert shards["sha256"][0] == "ab" * 8
+    with pytest.raises(FileNotFoundError):
+        load_manifest(balance_run.parent)
+    assert cells_frame({"cells": []}).empty and shard_frame({"shards": []}).empty
+    assert topic_label("games") == "games 游戏" and topic_label("(other)") == "(other) 其他"
+    assert topic_label("cooking") == "cooking" and cell_label("en/other") == "en/other 其他"
+
+
+def test_topics_per_source_counts_first_copies_and_drops(balance_run):
+    got = topics_per_source(balance_run).set_index(["source", "topic"])
+    assert got.index.tolist() == [("forums", "dialogue"), ("web", "finance"), ("web", "other")]
+    assert got.loc[("forums", "dialogue"), ["docs_in", "docs_kept", "docs_dropped", "rows"]].tolist() == [3, 2, 1, 2]
+    assert got.loc[("web", "finance"), ["docs_in", "docs_kept", "docs_dropped", "rows"]].tolist() == [2, 2, 0, 4]
+    assert got.loc[("web", "finance"), "kept_share"] == 2 / 3 and got.loc[("forums", "dialogue"), "kept_share"] == 1.0
+
+
+def test_topic_examples_are_seeded_first_copies(balance_run):
+    ex = topic_examples(balance_run, n=1, seed=0, chars=5)
+    assert ex["topic"].tolist() == ["dialogue", "finance", "other"]  # by kept documents, then name
+    assert ex.equals(topic_examples(balance_run, n=1, seed=0, chars=5))
+    fin = ex.set_index("topic").loc["finance"]
+    assert fin["copies"] == 2 and fin["id"] in ("F1", "F2") and fin["preview"].endswith("…")
+    assert ex.set_index("topic").loc["other", "chars"] == len("Hello world " * 30)
+    both = topic_examples(balance_run, n=5, topics=["finance"])
+    assert sorted(both["id"]) == ["F1", "F2"] and both.set_index("id").loc["F1", "title"] == "股市"
+    assert both.set_index("id").loc["F1", "preview"] == "股市今日大涨，沪指收复三千点。"
+    assert topic_examples(balance_run, topics=["sports"]).empty
+
+
+def test_topics_classifier_report_confusion_and_metrics(balance_run):
+    assert model_report_path(balance_run) == balance_run.parent / "models" / "topics" / "report.json"
+    assert model_report_path({}) == REPO / "models" / "topics" / "report.json"
+    report = load_model_report(balance_run)
+    assert model_matches_run(balance_run, report) is True
+    assert model_matches_run(balance_run, {**report, "sha256": "0" * 64}) is False
+    conf = confusion_frame(report)
+    assert conf.index.tolist() == ["finance", "sports"] and conf.columns.tolist() == ["finance", "sports", "(other)"]
+    assert conf.loc["sports"].tolist() == [0, 1, 0] and conf.loc["finance", "sports"] == 1
+    metrics = per_topic_metrics(report)
+    assert metrics.index.tolist() == ["finance", "sports", "dialogue"]
+    assert metrics.loc["finance", ["precision", "recall"]].tolist() == [0.9, 0.75]
+    assert metrics.loc["dialogue", "evaluated_on"] == "held-out sources"
+    assert metrics.loc["sports", "label"] == "sports 体育"
+    with pytest.raises(FileNotFoundError):
+        load_model_report({"topics": {"model": str(balance_run / "nowhere" / "model.ftz")}})
+    default = load_model_report({})  # the bundled model's card
+    assert set(confusion_frame(default).index) <= set(default["topics"])
+
+
+def test_topic_plots_draw_chinese_with_a_cjk_font(balance_run):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    assert setup_cjk_font()
+    mix = mix_frame(load_manifest(balance_run))
+    fig, ax = plt.subplots()
+    plot_mix(ax, mix, columns=("before", "target", "after"), log=True)
+    fig.canvas.draw()
+    assert len(ax.patches) == 9 and ax.get_xscale() == "log"
+    labels = ax.get_yticklabels()
+    assert labels[-1].get_text() == "zh/finance 财经"  # the biggest cell on top
+    assert "CJK" in font_manager.findfont(labels[-1].get_fontproperties())
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["均衡前 before", "目标 target", "均衡后 after"]
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    plot_confusion(ax, confusion_frame(load_model_report(balance_run)))
+    fig.canvas.draw()
+    assert ax.get_images()[0].get_array().tolist() == [[0.75, 0.25, 0.0], [0.0, 1.0, 0.0]]
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "3"]  # zero counts are not written
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["finance 财经", "sports 体育", "(other) 其他"]
+    assert "预测" in ax.get_xlabel() and "CJK" in font_manager.findfont(ax.xaxis.label.get_fontproperties())
+    plt.close(fig)
+
+
 # --- the notebooks on a real run of the sample --------------------------------------------------
 
-@pytest.mark.parametrize("path", [NOTEBOOK, DEDUP_NOTEBOOK, DECONTAM_NOTEBOOK], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [NOTEBOOK, DEDUP_NOTEBOOK, DECONTAM_NOTEBOOK, TOPICS_NOTEBOOK],
+                         ids=lambda p: p.stem)
 def test_notebook_is_stored_without_outputs(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
@@ -504,3 +679,15 @@ def test_decontamination_notebook_runs_on_the_sample_run(sample_run, shared, mon
     assert [o for o in outputs if "data" in o and "image/png" in o.data]  # documents hit per benchmark
     tables = [o.data["text/html"] for o in outputs if "data" in o and EXAMPLES_CLASS in o.data.get("text/html", "")]
     assert tables and "<mark>" in tables[0] and "cmmlu" in tables[0]  # the sample's 论语 is quoted by CMMLU
+
+
+def test_topics_notebook_runs_on_the_sample_run(sample_run, monkeypatch):
+    outputs, stdout, _ = _execute(TOPICS_NOTEBOOK, sample_run, monkeypatch)
+    assert "'balance'" in stdout and "effective cells:" in stdout and "KL(realised ‖ target)" in stdout
+    assert "describes the model the run used: True" in stdout
+    plain = "".join(o.data.get("text/plain", "") for o in outputs if "data" in o)
+    for word in ("zh/literature", "zh/dialogue", "target_share", "realised_share", "repeat_factor", "docs_dropped",
+                 "books", "forums", "part-00000.parquet", "tv_from_overall", "precision", "recall",
+                 "literature 文学"):
+        assert word in plain, word
+    assert len([o for o in outputs if "data" in o and "image/png" in o.data]) == 2  # the mix, the confusion matrix

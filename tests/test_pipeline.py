@@ -193,7 +193,7 @@ def test_cli_stats_and_errors(sample_run, capsys):
 def test_the_funnel_chains(sample_run):
     """Each stage reads what the one before kept: documents and characters."""
     funnel = pipeline.read_funnel(RunDir(str(sample_run)))
-    assert [s["stage"] for s in funnel] == ["ingest", "clean", "dedup", "decontaminate"]
+    assert [s["stage"] for s in funnel] == ["ingest", "clean", "dedup", "decontaminate", "balance"]
     for before, after in zip(funnel, funnel[1:]):
         assert (after["in_docs"], after["in_chars"]) == (before["kept_docs"], before["kept_chars"]), after["stage"]
 

@@ -66,15 +66,20 @@ def _rows(reasons, copies):
     return pa.RecordBatch.from_pylist(rows, schema=OUTCOME_SCHEMA.append(pa.field("copies", pa.int32())))
 
 
+def _memory_opener(files: dict, keyed: bool = False):
+    def opener(name, part):
+        def open_():
+            key = (name, part) if keyed else name
+            files[key] = io.BytesIO()
+            files[key].close = lambda: None
+            return files[key]
+        return open_
+    return opener
+
+
 def test_write_outcomes_splits_counts_and_writes_each_part():
     files = {}
-
-    def opener(name):
-        def open_():
-            files[name] = io.BytesIO()
-            files[name].close = lambda: None
-            return files[name]
-        return open_
+    opener = _memory_opener(files)
 
     batch = _rows([None, "short", None, None], [3, 0, None, 1])
     summary = pa.Table.from_batches(list(write_outcomes([batch], 7, opener))).to_pylist()
@@ -87,6 +92,26 @@ def test_write_outcomes_splits_counts_and_writes_each_part():
     assert pq.read_table(io.BytesIO(files["dropped"].getvalue())).column("reason").to_pylist() == ["short"]
     with pytest.raises(ValueError, match="copies >= 1"):
         list(write_outcomes([_rows([None], [0])], 0, opener))
+
+
+def test_expanded_repeats_count_once_and_parts_pick_the_file():
+    """Rows with `repeat` > 0 add copies, not documents; `part` sends kept rows to that file."""
+    rows = [outcome("books", f"f#{i}", text="字" * (i + 1), lang="zh", reason=r)
+            for i, r in enumerate([None, None, None, "downsampled", None])]
+    for row, rep, part in zip(rows, [0, 1, 0, 0, 2], [3, 3, 5, 5, 5]):
+        row["repeat"], row["part"] = rep, part
+    schema = OUTCOME_SCHEMA.append(pa.field("repeat", pa.int32())).append(pa.field("part", pa.int32()))
+    files = {}
+    summary = pa.Table.from_batches(list(write_outcomes(
+        [pa.RecordBatch.from_pylist(rows, schema=schema)], 9, _memory_opener(files, keyed=True)))).to_pylist()
+    assert {(r["reason"], r["docs"], r["chars"], r["chars_kept"], r["copies"]) for r in summary} == \
+        {(None, 2, 1 + 3, 1 + 3, 4), ("downsampled", 1, 4, 0, 0)}
+    assert sorted(files) == [("docs", 3), ("docs", 5), ("dropped", 9)]
+    third = pq.read_table(io.BytesIO(files[("docs", 5)].getvalue()))
+    assert third.column("repeat").to_pylist() == [0, 2] and "part" not in third.schema.names
+    rows[4]["part"] = 3  # part 3 again after part 5: not sorted
+    with pytest.raises(ValueError, match="not contiguous"):
+        list(write_outcomes([pa.RecordBatch.from_pylist(rows, schema=schema)], 0, _memory_opener({})))
 
 
 def test_repeated_documents_are_accounted_in_the_ledger(spark, tmp_path, monkeypatch, capsys):

@@ -12,4 +12,6 @@ data; the plotting helpers draw on a matplotlib axis they are given. Nothing sta
     dedup       dedup_funnel, layout_frame, dedup_clusters, cluster_sizes, pick_clusters, hamming
     diff        diff_tokens, diff_marks, side_by_side_html: duplicates in columns, diffs marked
     decontam    the decontaminate stage: its funnel, report tables, matches, contaminated docs
+    topics      the balance stage: cells, mix before/after, topics per source, examples per topic,
+                shards, the topic classifier's confusion matrix and per-topic precision/recall
 """

@@ -22,20 +22,27 @@ def metrics(gold: Sequence[str], scores: Sequence[float], threshold: float = 0.5
     out: dict = {"n": len(gold), "threshold": threshold}
     f1s = []
     for label in ("hq", "lq"):
-        tp = sum(1 for g, q in zip(gold, pred) if g == label and q == label)
-        n_pred = sum(1 for q in pred if q == label)
-        n_gold = sum(1 for g in gold if g == label)
-        prec = tp / n_pred if n_pred else 0.0
-        rec = tp / n_gold if n_gold else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        f1s.append(f1)
-        out[label] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
-                      "support": n_gold}
+        out[label] = class_prf(gold, pred, label)
+        f1s.append(out[label]["f1_exact"])
+        del out[label]["f1_exact"]
     correct = sum(1 for g, q in zip(gold, pred) if g == q)
     out["overall"] = {"macro_f1": round(sum(f1s) / 2, 4),
                       "accuracy": round(correct / len(gold), 4) if gold else 0.0,
                       "roc_auc": _auc(gold, scores)}
     return out
+
+
+def class_prf(gold: Sequence[str], pred: Sequence[str], label: str) -> dict:
+    """Precision, recall, F1 (rounded to 4 places; `f1_exact` unrounded) and support of one
+    class."""
+    tp = sum(1 for g, q in zip(gold, pred) if g == label and q == label)
+    n_pred = sum(1 for q in pred if q == label)
+    n_gold = sum(1 for g in gold if g == label)
+    prec = tp / n_pred if n_pred else 0.0
+    rec = tp / n_gold if n_gold else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
+            "support": n_gold, "f1_exact": f1}
 
 
 def _auc(gold: Sequence[str], scores: Sequence[float]) -> float | None:

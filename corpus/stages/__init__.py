@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from corpus.stages import clean, decontaminate, dedup, ingest, tokens
+from corpus.stages import balance, clean, decontaminate, dedup, ingest, tokens
 from corpus.stages.base import Stage, StageContext, StageError, StageResult
 
-DECLARED: list[Stage] = [ingest.STAGE, clean.STAGE, dedup.STAGE, decontaminate.STAGE,
+DECLARED: list[Stage] = [ingest.STAGE, clean.STAGE, dedup.STAGE, decontaminate.STAGE, balance.STAGE,
                          tokens.TOKENIZER, tokens.TOKENS]
 STAGES: dict[str, Stage] = {s.name: s for s in DECLARED}
 

@@ -36,6 +36,8 @@ class StageResult:
     report: Mapping | None = None    # written to RUN_DIR/reports/<stage>.json
     ledger: Sequence[Mapping] | None = None  # artefact stages: rows for corpus.ledger.ledger_table
     check: Callable | None = None    # check(ctx, notes) before the commit; raises StageError
+    finish: Callable | None = None   # finish(ctx) after the rows are written and checked: more
+                                     # files into the staged output (balance's shard manifest)
 
 
 @dataclass(frozen=True)

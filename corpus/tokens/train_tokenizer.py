@@ -42,7 +42,7 @@ def sample_texts(spark, run: RunDir, stage: str, seed: int, sample_chars: int, c
 
     total = stage_chars(run, stage)
     rate = 1.0 if total <= sample_chars else sample_chars / total
-    docs = documents(spark, run, stage, seed)
+    docs = documents(spark, run, stage, seed, first_copies=True)
     if rate < 1.0:
         docs = docs.where(F.pmod("key", F.lit(_KEY_SPACE)) < F.lit(int(rate * _KEY_SPACE)))
     counts.update(rate=rate, stage_chars=total, docs=0, chars=0)

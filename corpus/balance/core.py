@@ -1,0 +1,172 @@
+"""The executors' side of balancing: functions over Arrow batches, no Spark.
+
+    label_batches(batches, p)             -> (cell, key, size, tokens) per document
+    hist_batches(batches, p, rates, bits) -> emitted size per position bucket
+    shard_batches(batches, p, rates, bits, bounds) -> per (shard, cell): docs, rows, size, tokens
+    emit_batches(batches, p, rates, bits, bounds)  -> outcome rows, one per emitted copy
+
+A document's `key` is a 64-bit hash of its content (source, url, title, text), so every choice
+made from it depends on the document and the seed only, not on where the inputs live or how
+they are partitioned. Its copies: floor(rate) plus one when its draw falls below frac(rate)
+(corpus.topics.mixture.copies_many). Copy j's position is the document's first position plus j
+times 2^64 / copies, so the copies of one document lie as far apart on the position circle as
+they can, and so in different shards. The three planning passes and the emitting pass compute
+the same labels, copies and positions; the stage checks that the shards hold what was planned.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from corpus.balance.plan import cell_name
+from corpus.balance.size import sizes
+from corpus.topics.mixture import copies_many, draws
+
+DOWNSAMPLED = "downsampled"
+LABEL_SCHEMA = pa.schema([pa.field("cell", pa.string()), pa.field("key", pa.int64()),
+                          pa.field("size", pa.int64()), pa.field("tokens", pa.int64())])
+HIST_SCHEMA = pa.schema([pa.field("bucket", pa.int64()), pa.field("size", pa.int64())])
+SHARD_SCHEMA = pa.schema([pa.field("shard", pa.int32()), pa.field("cell", pa.string()),
+                          pa.field("docs", pa.int64()), pa.field("rows", pa.int64()),
+                          pa.field("size", pa.int64()), pa.field("tokens", pa.int64())])
+EMIT_FIELDS = [pa.field("topic", pa.string()), pa.field("topic_score", pa.float32()),
+               pa.field("repeat", pa.int32()), pa.field("part", pa.int32()),
+               pa.field("pos", pa.int64()), pa.field("key", pa.int64()),
+               pa.field("reason", pa.string()), pa.field("detail", pa.string())]
+SORT = ("part", "pos", "key", "repeat", "id")  # a total order of the emitted rows
+_POSITION_STREAM = 1
+
+
+def outcome_schema(docs: pa.Schema) -> pa.Schema:
+    """The emitted rows: the documents' columns and the balance columns."""
+    own = {f.name for f in EMIT_FIELDS}
+    return pa.schema([f for f in docs if f.name not in own] + EMIT_FIELDS)
+
+
+def content_keys(batch: pa.RecordBatch) -> np.ndarray:
+    """xxh3-64 of (source, url, title, text) per document, as uint64."""
+    cols = [batch.column(n).to_pylist() if n in batch.schema.names else [None] * batch.num_rows
+            for n in ("source", "url", "title", "text")]
+    return np.fromiter((xxhash.xxh3_64_intdigest("\0".join(v or "" for v in row).encode("utf-8", "surrogatepass"))
+                        for row in zip(*cols)), dtype=np.uint64, count=batch.num_rows)
+
+
+def classify(batch: pa.RecordBatch, p: Mapping) -> tuple[list[str], list[float]]:
+    """The topic and its probability of each document (corpus.topics.classify)."""
+    from corpus.topics.classify import cached_classifier
+
+    clf = cached_classifier(p["model"], p["taxonomy"], p["head_chars"], p["min_score"])
+    titles = batch.column("title").to_pylist() if "title" in batch.schema.names else [None] * batch.num_rows
+    return clf.predict(titles, batch.column("text").to_pylist())
+
+
+def _labels(batch: pa.RecordBatch, p: Mapping):
+    topics, scores = classify(batch, p)
+    cells = [cell_name(lang, t) for lang, t in zip(batch.column("lang").to_pylist(), topics)]
+    texts = batch.column("text")
+    size = sizes(texts, p["unit"])
+    tokens = size if p["unit"] == "tokens" else sizes(texts, "tokens")
+    return topics, scores, cells, content_keys(batch), size, tokens
+
+
+def label_batches(batches: Iterable[pa.RecordBatch], p: Mapping) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        _, _, cells, keys, size, tokens = _labels(batch, p)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(cells, pa.string()), pa.array(keys.view(np.int64)), pa.array(size), pa.array(tokens)],
+            schema=LABEL_SCHEMA)
+
+
+def placement(keys: np.ndarray, rates: np.ndarray, seed: int, bits: int):
+    """(copies per document, document index per emitted row, repeat, position, bucket)."""
+    n = copies_many(seed, keys, rates)
+    first = draws(seed, keys, _POSITION_STREAM)
+    doc = np.repeat(np.arange(keys.size), n)
+    repeat = np.arange(doc.size) - np.repeat(np.cumsum(n) - n, n)
+    step = (np.uint64(2**64 - 1) // np.maximum(n, 1).astype(np.uint64))[doc]
+    with np.errstate(over="ignore"):
+        pos = first[doc] + step * repeat.astype(np.uint64)
+    return n, doc, repeat, pos, (pos >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def _rates(cells, rates: Mapping[str, float]) -> np.ndarray:
+    return np.array([rates.get(c, 0.0) for c in cells], dtype=np.float64)
+
+
+def _narrow(batch: pa.RecordBatch):
+    return (batch.column("cell").to_pylist(), batch.column("key").to_numpy().view(np.uint64),
+            batch.column("size").to_numpy(), batch.column("tokens").to_numpy())
+
+
+def hist_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int):
+    for batch in batches:
+        cells, keys, size, _ = _narrow(batch)
+        _, doc, _, _, bucket = placement(keys, _rates(cells, rates), int(p["seed"]), bits)
+        sums = np.bincount(bucket, weights=size[doc], minlength=0) if doc.size else np.zeros(0)
+        nz = np.flatnonzero(sums)
+        yield pa.RecordBatch.from_arrays([pa.array(nz.astype(np.int64)), pa.array(sums[nz].astype(np.int64))],
+                                         schema=HIST_SCHEMA)
+
+
+def shard_of(bucket: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    return (np.searchsorted(bounds, bucket, side="right") - 1).astype(np.int32)
+
+
+def shard_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bounds: np.ndarray):
+    """Per (shard, cell): documents (first copies), rows, size and tokens emitted; documents
+    emitted zero times count under shard -1."""
+    for batch in batches:
+        cells, keys, size, tokens = _narrow(batch)
+        n, doc, repeat, _, bucket = placement(keys, _rates(cells, rates), int(p["seed"]), bits)
+        acc: dict = {}
+        for shard, d, r in zip(shard_of(bucket, bounds).tolist(), doc.tolist(), repeat.tolist()):
+            a = acc.setdefault((shard, cells[d]), [0, 0, 0, 0])
+            a[0] += r == 0
+            a[1] += 1
+            a[2] += int(size[d])
+            a[3] += int(tokens[d])
+        for d in np.flatnonzero(n == 0).tolist():
+            a = acc.setdefault((-1, cells[d]), [0, 0, 0, 0])
+            a[0] += 1
+            a[2] += int(size[d])
+            a[3] += int(tokens[d])
+        rows = [{"shard": s, "cell": c, "docs": v[0], "rows": v[1], "size": v[2], "tokens": v[3]}
+                for (s, c), v in acc.items()]
+        yield pa.RecordBatch.from_pylist(rows, schema=SHARD_SCHEMA)
+
+
+def emit_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bounds: np.ndarray,
+                 schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Outcome rows: one kept row per copy (repeat 0, 1, ...; part: its shard; pos: its
+    position), and one `downsampled` row for a document emitted zero times."""
+    seed = int(p["seed"])
+    for batch in batches:
+        topics, scores, cells, keys, _, _ = _labels(batch, p)
+        r = _rates(cells, rates)
+        n, doc, repeat, pos, bucket = placement(keys, r, seed, bits)
+        gone = np.flatnonzero(n == 0)
+        _, gone_doc, _, gone_pos, gone_bucket = placement(keys[gone], np.ones(gone.size), seed, bits)
+        idx = np.concatenate([doc, gone[gone_doc]])
+        order = np.argsort(idx, kind="stable")  # rows in document order
+        idx = idx[order]
+        rep = np.concatenate([repeat, np.zeros(gone.size, np.int64)])[order]
+        position = np.concatenate([pos, gone_pos])[order]
+        part = shard_of(np.concatenate([bucket, gone_bucket]), bounds)[order]
+        dropped = np.concatenate([np.zeros(doc.size, bool), np.ones(gone.size, bool)])[order]
+        taken = batch.take(pa.array(idx, pa.int64()))
+        reason = pa.array(np.where(dropped, DOWNSAMPLED, None).tolist(), pa.string())
+        detail = pa.array([f"{cells[i]} rate={r[i]:.4g}" if d else None
+                           for i, d in zip(idx.tolist(), dropped.tolist())], pa.string())
+        own = {"topic": pa.array(topics, pa.string()).take(pa.array(idx)),
+               "topic_score": pa.array(scores, pa.float32()).take(pa.array(idx)),
+               "repeat": pa.array(rep.astype(np.int32)), "part": pa.array(part),
+               "pos": pa.array(position.view(np.int64)),
+               "key": pa.array(keys.view(np.int64)).take(pa.array(idx)),
+               "reason": reason, "detail": detail}
+        yield pa.RecordBatch.from_arrays(
+            [own[f.name] if f.name in own else taken.column(f.name) for f in schema], schema=schema)
+

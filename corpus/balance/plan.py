@@ -1,0 +1,103 @@
+"""The driver's side of balancing: from the size of each (language, topic) cell to a rate per
+cell, and from the emitted sizes per position bucket to shard bounds. Plain Python, no Spark.
+
+Shares: each language keeps its share of the input unless `balance.languages` names one;
+within a language, topic shares follow p ∝ n^alpha (corpus.topics.mixture.target_shares),
+`balance.shares` fixing named cells ("zh/finance": 0.1 is 10% of the Chinese output). Rates:
+the output size times the share over the cell's size, capped at `max_repeat` (the capped cells'
+mass goes to the others). Shards: every emitted row has a 64-bit position; the positions' top
+`bucket_bits` bits cut the circle into buckets, and shard k starts at the first bucket where
+the emitted size before it reaches k × `shard_size`, so shards are contiguous position ranges of
+about `shard_size` each (the last one smaller).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from corpus.topics.mixture import effective_topics, kl, rates, target_shares
+
+UNKNOWN_LANG = "und"
+
+
+def cell_name(lang: str | None, topic: str) -> str:
+    return f"{lang or UNKNOWN_LANG}/{topic}"
+
+
+def split_cell(cell: str) -> tuple[str, str]:
+    lang, _, topic = cell.partition("/")
+    return lang, topic
+
+
+def plan_rates(sizes: Mapping[str, int], p: Mapping) -> dict:
+    """Target shares, capped rates and the output size for cells of `sizes` (cell -> size in
+    the plan's unit). Returns {"shares", "planned", "rates", "output_size", "ignored"}."""
+    by_lang: dict[str, dict[str, int]] = {}
+    for cell, n in sizes.items():
+        lang, topic = split_cell(cell)
+        by_lang.setdefault(lang, {})[topic] = n
+    lang_sizes = {lang: sum(t.values()) for lang, t in by_lang.items()}
+    wanted = {lang: float(s) for lang, s in (p.get("languages") or {}).items()}
+    ignored = [f"languages.{lang}" for lang in wanted if not lang_sizes.get(lang)]
+    lang_share = target_shares(lang_sizes, 1.0, {k: v for k, v in wanted.items() if lang_sizes.get(k)})
+    fixed = {split_cell(c): float(v) for c, v in (p.get("shares") or {}).items()}
+    ignored += [f"shares.{lang}/{topic}" for lang, topic in fixed
+                if not by_lang.get(lang, {}).get(topic)]
+    shares: dict[str, float] = {}
+    for lang, topics in sorted(by_lang.items()):
+        own = {t: v for (l, t), v in fixed.items() if l == lang and topics.get(t)}
+        for topic, s in target_shares(topics, float(p["alpha"]), own).items():
+            shares[cell_name(lang, topic)] = lang_share[lang] * s
+    total = sum(sizes.values())
+    output = int(p["output_size"]) if p.get("output_size") is not None else total
+    r = rates(sizes, shares, output, float(p["max_repeat"]))
+    planned_size = sum(r[c] * n for c, n in sizes.items())
+    planned = {c: (r[c] * n / planned_size if planned_size else 0.0) for c, n in sizes.items()}
+    return {"shares": shares, "planned": planned, "rates": r, "output_size": output,
+            "ignored": sorted(ignored)}
+
+
+def bucket_bits(total: int, shard_size: int) -> int:
+    """Bits of the position that make the buckets: at least 256 buckets per expected shard,
+    2^16 to 2^20 buckets."""
+    shards = max(1, math.ceil(total / max(1, shard_size)))
+    return min(20, max(16, math.ceil(math.log2(256 * shards))))
+
+
+def shard_bounds(hist: Mapping[int, int], shard_size: int, bits: int) -> np.ndarray:
+    """The first bucket of each shard, from the emitted size per bucket."""
+    sizes = np.zeros(1 << bits, dtype=np.int64)
+    for b, s in hist.items():
+        sizes[int(b)] = int(s)
+    before = np.cumsum(sizes) - sizes
+    total = int(sizes.sum())
+    n = max(1, math.ceil(total / max(1, shard_size)))
+    starts = np.searchsorted(before, np.arange(n, dtype=np.int64) * shard_size, side="left")
+    starts[0] = 0
+    return np.unique(starts[starts < sizes.size])
+
+
+def shard_table(bounds: np.ndarray, bits: int) -> np.ndarray:
+    """bucket -> shard, as an int32 array of 2^bits entries."""
+    out = np.zeros(1 << bits, dtype=np.int32)
+    out[bounds[1:]] = 1
+    return np.cumsum(out, dtype=np.int32)
+
+
+def mix_summary(before: Mapping[str, int], target: Mapping[str, float],
+                after: Mapping[str, int]) -> dict:
+    """Effective number of cells before and after, and KL(realised || target)."""
+    return {"effective_cells_before": effective_topics(before) if sum(before.values()) else 0.0,
+            "effective_cells_after": effective_topics(after) if sum(after.values()) else 0.0,
+            "kl_realised_target": kl(after, target) if sum(after.values()) else 0.0}
+
+
+def total_variation(shard: Mapping[str, int], overall: Mapping[str, int]) -> float:
+    """Total-variation distance between a shard's mix and the overall mix (by size)."""
+    s, o = sum(shard.values()), sum(overall.values())
+    if not s or not o:
+        return 0.0
+    return 0.5 * sum(abs(shard.get(c, 0) / s - overall.get(c, 0) / o) for c in set(shard) | set(overall))

@@ -1,0 +1,1 @@
+"""Topic labels and topic-balanced sampling."""
