@@ -367,6 +367,7 @@ SCHEMA = Section({
             "eval_pseudo_docs": Int(lo=0),
             "target_precision": Share(),
             "news_eval": Str(),
+            "views": STRS,
             **FASTTEXT_FIELDS,
         }),
     }),

@@ -1,7 +1,7 @@
 """The executors' side of balancing: functions over Arrow batches, no Spark.
 
     label_batches(batches, p)             -> (cell, key, size, tokens) per document
-    hist_batches(batches, p, rates, bits) -> emitted size per position bucket
+    hist_batches(batches, p, rates, bits) -> emitted size per (cell, position bucket)
     shard_batches(batches, p, rates, bits, bounds) -> per (shard, cell): docs, rows, size, tokens
     emit_batches(batches, p, rates, bits, bounds)  -> outcome rows, one per emitted copy
 
@@ -29,7 +29,8 @@ from corpus.topics.mixture import copies_many, draws
 DOWNSAMPLED = "downsampled"
 LABEL_SCHEMA = pa.schema([pa.field("cell", pa.string()), pa.field("key", pa.int64()),
                           pa.field("size", pa.int64()), pa.field("tokens", pa.int64())])
-HIST_SCHEMA = pa.schema([pa.field("bucket", pa.int64()), pa.field("size", pa.int64())])
+HIST_SCHEMA = pa.schema([pa.field("cell", pa.string()), pa.field("bucket", pa.int64()),
+                         pa.field("size", pa.int64())])
 SHARD_SCHEMA = pa.schema([pa.field("shard", pa.int32()), pa.field("cell", pa.string()),
                           pa.field("docs", pa.int64()), pa.field("rows", pa.int64()),
                           pa.field("size", pa.int64()), pa.field("tokens", pa.int64())])
@@ -103,27 +104,43 @@ def _narrow(batch: pa.RecordBatch):
 
 
 def hist_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int):
+    """Emitted size per (cell, position bucket)."""
     for batch in batches:
         cells, keys, size, _ = _narrow(batch)
         _, doc, _, _, bucket = placement(keys, _rates(cells, rates), int(p["seed"]), bits)
-        sums = np.bincount(bucket, weights=size[doc], minlength=0) if doc.size else np.zeros(0)
-        nz = np.flatnonzero(sums)
-        yield pa.RecordBatch.from_arrays([pa.array(nz.astype(np.int64)), pa.array(sums[nz].astype(np.int64))],
-                                         schema=HIST_SCHEMA)
+        names, cell_ids = np.unique(np.array(cells, dtype=object)[doc], return_inverse=True) if doc.size \
+            else (np.array([], dtype=object), np.zeros(0, np.int64))
+        flat = cell_ids.astype(np.int64) * (1 << bits) + bucket
+        keys_, sums = np.unique(flat, return_inverse=True)
+        totals = np.bincount(sums, weights=size[doc]).astype(np.int64) if flat.size else np.zeros(0, np.int64)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(names[keys_ >> bits].tolist(), pa.string()), pa.array(keys_ & ((1 << bits) - 1)),
+             pa.array(totals)], schema=HIST_SCHEMA)
 
 
-def shard_of(bucket: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    return (np.searchsorted(bounds, bucket, side="right") - 1).astype(np.int32)
+def shard_of(cells: list, bucket: np.ndarray, bounds: Mapping[str, np.ndarray], bits: int) -> np.ndarray:
+    """The shard of each row from its cell and position bucket (plan.shard_bounds)."""
+    out = np.zeros(len(cells), dtype=np.int32)
+    names = np.array(cells, dtype=object)
+    shards = len(next(iter(bounds.values()))) if bounds else 1
+    for c in dict.fromkeys(cells):
+        at = np.flatnonzero(names == c)
+        if c in bounds:
+            out[at] = np.searchsorted(bounds[c], bucket[at], side="right") - 1
+        else:  # a cell with nothing emitted (its dropped rows): spread evenly
+            out[at] = (bucket[at] * shards) >> bits
+    return out
 
 
-def shard_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bounds: np.ndarray):
+def shard_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bounds: Mapping):
     """Per (shard, cell): documents (first copies), rows, size and tokens emitted; documents
     emitted zero times count under shard -1."""
     for batch in batches:
         cells, keys, size, tokens = _narrow(batch)
         n, doc, repeat, _, bucket = placement(keys, _rates(cells, rates), int(p["seed"]), bits)
         acc: dict = {}
-        for shard, d, r in zip(shard_of(bucket, bounds).tolist(), doc.tolist(), repeat.tolist()):
+        row_cells = [cells[d] for d in doc.tolist()]
+        for shard, d, r in zip(shard_of(row_cells, bucket, bounds, bits).tolist(), doc.tolist(), repeat.tolist()):
             a = acc.setdefault((shard, cells[d]), [0, 0, 0, 0])
             a[0] += r == 0
             a[1] += 1
@@ -139,7 +156,7 @@ def shard_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bo
         yield pa.RecordBatch.from_pylist(rows, schema=SHARD_SCHEMA)
 
 
-def emit_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bounds: np.ndarray,
+def emit_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bounds: Mapping,
                  schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """Outcome rows: one kept row per copy (repeat 0, 1, ...; part: its shard; pos: its
     position), and one `downsampled` row for a document emitted zero times."""
@@ -155,7 +172,8 @@ def emit_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bou
         idx = idx[order]
         rep = np.concatenate([repeat, np.zeros(gone.size, np.int64)])[order]
         position = np.concatenate([pos, gone_pos])[order]
-        part = shard_of(np.concatenate([bucket, gone_bucket]), bounds)[order]
+        part = shard_of([cells[i] for i in np.concatenate([doc, gone[gone_doc]]).tolist()],
+                        np.concatenate([bucket, gone_bucket]), bounds, bits)[order]
         dropped = np.concatenate([np.zeros(doc.size, bool), np.ones(gone.size, bool)])[order]
         taken = batch.take(pa.array(idx, pa.int64()))
         reason = pa.array(np.where(dropped, DOWNSAMPLED, None).tolist(), pa.string())

@@ -5,10 +5,11 @@ Shares: each language keeps its share of the input unless `balance.languages` na
 within a language, topic shares follow p ∝ n^alpha (corpus.topics.mixture.target_shares),
 `balance.shares` fixing named cells ("zh/finance": 0.1 is 10% of the Chinese output). Rates:
 the output size times the share over the cell's size, capped at `max_repeat` (the capped cells'
-mass goes to the others). Shards: every emitted row has a 64-bit position; the positions' top
-`bucket_bits` bits cut the circle into buckets, and shard k starts at the first bucket where
-the emitted size before it reaches k × `shard_size`, so shards are contiguous position ranges of
-about `shard_size` each (the last one smaller).
+mass goes to the others). Shards: every emitted row has a 64-bit position, uniform on a circle;
+the top `bucket_bits` bits cut it into buckets, and each cell's emitted size per bucket is
+known. Shard k takes from every cell the positions between the same fractions of that cell's
+size (`shard_bounds`), so every shard holds `shard_size` (the last one less) and the overall
+mix, not a random sample of it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from corpus.topics.mixture import effective_topics, kl, rates, target_shares
 
 UNKNOWN_LANG = "und"
+SMALLEST_LAST = 0.1  # the last shard is at least this share of shard_size, or joins the one before
 
 
 def cell_name(lang: str | None, topic: str) -> str:
@@ -61,30 +63,34 @@ def plan_rates(sizes: Mapping[str, int], p: Mapping) -> dict:
 
 
 def bucket_bits(total: int, shard_size: int) -> int:
-    """Bits of the position that make the buckets: at least 256 buckets per expected shard,
-    2^16 to 2^20 buckets."""
+    """Bits of the position that make a cell's buckets: about 256 buckets per expected shard,
+    2^10 to 2^18 of them."""
     shards = max(1, math.ceil(total / max(1, shard_size)))
-    return min(20, max(16, math.ceil(math.log2(256 * shards))))
+    return min(18, max(10, math.ceil(math.log2(shards)) + 8))
 
 
-def shard_bounds(hist: Mapping[int, int], shard_size: int, bits: int) -> np.ndarray:
-    """The first bucket of each shard, from the emitted size per bucket."""
-    sizes = np.zeros(1 << bits, dtype=np.int64)
-    for b, s in hist.items():
-        sizes[int(b)] = int(s)
-    before = np.cumsum(sizes) - sizes
-    total = int(sizes.sum())
+def shard_bounds(hist: Mapping[str, Mapping[int, int]], shard_size: int, bits: int) -> dict[str, np.ndarray]:
+    """For each cell, the first bucket of each shard, from the emitted size per (cell, bucket).
+
+    Shard k takes, of every cell, the slice of its positions between the fractions
+    k·shard_size/total and (k+1)·shard_size/total of the cell's emitted size: so each shard but
+    the last holds `shard_size` (to a bucket), the last the rest, and every shard the overall
+    mix of cells (to a bucket of each cell). A last shard under SMALLEST_LAST of `shard_size`
+    joins the one before, which is then at most 1.1 x `shard_size`."""
+    sizes = {c: np.zeros(1 << bits, dtype=np.int64) for c in hist}
+    for c, buckets in hist.items():
+        for b, s in buckets.items():
+            sizes[c][int(b)] = int(s)
+    total = sum(int(v.sum()) for v in sizes.values())
     n = max(1, math.ceil(total / max(1, shard_size)))
-    starts = np.searchsorted(before, np.arange(n, dtype=np.int64) * shard_size, side="left")
-    starts[0] = 0
-    return np.unique(starts[starts < sizes.size])
-
-
-def shard_table(bounds: np.ndarray, bits: int) -> np.ndarray:
-    """bucket -> shard, as an int32 array of 2^bits entries."""
-    out = np.zeros(1 << bits, dtype=np.int32)
-    out[bounds[1:]] = 1
-    return np.cumsum(out, dtype=np.int32)
+    if n > 1 and total - (n - 1) * shard_size < SMALLEST_LAST * shard_size:
+        n -= 1  # a remainder under a tenth of a shard joins the last full shard
+    cuts = np.arange(1, n, dtype=np.float64) * shard_size / max(1, total)
+    out = {}
+    for c, v in sizes.items():
+        before = (np.cumsum(v) - v) / max(1, int(v.sum()))
+        out[c] = np.concatenate([[0], np.searchsorted(before, cuts, side="left")]).astype(np.int64)
+    return out
 
 
 def mix_summary(before: Mapping[str, int], target: Mapping[str, float],

@@ -2,8 +2,8 @@
 (language, topic) cell has its target share (corpus.balance).
 
 Three light passes over a narrow table of (cell, key, size, tokens) plan the output: the size
-of each cell (-> rates, on the driver), the emitted size per position bucket (-> shard bounds)
-and the rows, size and tokens per shard and cell (-> the manifest). Then the documents are
+of each cell (-> rates, on the driver), the emitted size per cell and position bucket (->
+each cell's shard bounds) and the rows, size and tokens per shard and cell (-> the manifest). Then the documents are
 labelled again on the executors, emitted once per copy with their shard as `part`, shuffled to
 their shards and sorted by position, and written by the runner: `RUN_DIR/balance/part-K.parquet`
 is shard K. `RUN_DIR/balance/_manifest.json` lists the shards (rows, bytes, sha256, tokens, rows
@@ -49,17 +49,20 @@ def body(ctx) -> StageResult:
         rates, bits = mix["rates"], plan.bucket_bits(mix["output_size"], int(p["shard_size"]))
         hist = labels.mapInArrow(lambda b: core.hist_batches(b, p, rates, bits),
                                  spark_schema(core.HIST_SCHEMA))
-        hist = {r.bucket: r.size for r in hist.groupBy("bucket").agg(F.sum("size").alias("size")).collect()}
-        bounds = plan.shard_bounds(hist, int(p["shard_size"]), bits)
+        cells: dict = {}
+        for r in hist.groupBy("cell", "bucket").agg(F.sum("size").alias("size")).collect():
+            cells.setdefault(r.cell, {})[r.bucket] = r.size
+        bounds = plan.shard_bounds(cells, int(p["shard_size"]), bits)
         shards = _per_shard(labels, p, rates, bits, bounds)
     finally:
         labels.unpersist()
-    used = sorted({s for s, _ in shards if s >= 0})
-    bounds, shards = bounds[used], {(used.index(s) if s >= 0 else s, c): v for (s, c), v in shards.items()}
+    used = sorted({s for s, _ in shards if s >= 0})  # a shard no row falls in has no file: drop it
+    bounds = {c: b[used] if used else b[:1] for c, b in bounds.items()}
+    shards = {(used.index(s) if s >= 0 else s, c): v for (s, c), v in shards.items()}
     schema = core.outcome_schema(to_arrow_schema(docs.schema))
     outcomes = (docs.mapInArrow(lambda b: core.emit_batches(b, p, rates, bits, bounds, schema),
                                 spark_schema(schema))
-                .repartition(max(1, len(bounds)), "part").sortWithinPartitions(*core.SORT)
+                .repartition(max(1, len(used)), "part").sortWithinPartitions(*core.SORT)
                 .drop("pos", "key"))
     report = _report(p, before, mix, shards)
     return StageResult(outcomes, docs_in=docs_in, report=report,

@@ -37,7 +37,9 @@ from corpus.text import cjk
 from corpus.topics.taxonomy import Taxonomy, load_taxonomy
 
 LABEL_PREFIX = "__label__"
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
+# the views of a head a model can read (`view_lines`): tokens joined with "+", in this order
+VIEW_TOKENS = ("words", "jieba", "chars", "bigrams")
 _DIGITS = "0123456789０１２３４５６７８９"
 _DIGIT = re.compile(f"[{_DIGITS}]")
 _SPACE = re.compile(r"\s+")
@@ -105,6 +107,48 @@ def features_many(heads: Sequence[str], chinese_only: bool = False) -> list[str]
             zip(new_starts.tolist(), new_ends.tolist(), ok.tolist())]
 
 
+def parse_view(view: str) -> tuple[str, ...]:
+    """The token kinds of a view name such as 'words+chars' (`VIEW_TOKENS`), checked."""
+    kinds = tuple(view.split("+"))
+    if not kinds or any(k not in VIEW_TOKENS for k in kinds) or len(set(kinds)) != len(kinds):
+        raise ValueError(f"feature view {view!r}: expected tokens of {'+'.join(VIEW_TOKENS)} joined with '+'")
+    return tuple(k for k in VIEW_TOKENS if k in kinds)
+
+
+def view_lines(char_lines: Sequence[str], view: str) -> list[str]:
+    """The lines of a view from the lines of `features_many` (characters, space-separated):
+    `chars` those characters; `words` jieba words (rjieba, no HMM) of 2+ characters of the
+    characters joined; `jieba` every jieba token, prefixed `w_`; `bigrams` adjacent character
+    pairs, prefixed `b_`. An empty line stays empty."""
+    kinds = parse_view(view)
+    if kinds == ("chars",):
+        return list(char_lines)
+    cut = None
+    if "words" in kinds or "jieba" in kinds:
+        import rjieba
+
+        cut = rjieba.cut
+    out = []
+    for line in char_lines:
+        if not line:
+            out.append("")
+            continue
+        chars = line.split(" ")
+        parts: list[str] = []
+        if cut is not None:
+            toks = cut("".join(chars), hmm=False)
+            if "words" in kinds:
+                parts += [w for w in toks if len(w) > 1]
+            if "jieba" in kinds:
+                parts += ["w_" + w for w in toks]
+        if "chars" in kinds:
+            parts += chars
+        if "bigrams" in kinds:
+            parts += ["b_" + a + b for a, b in zip(chars, chars[1:])]
+        out.append(" ".join(parts))
+    return out
+
+
 def head_is_chinese(head: str) -> bool:
     """`corpus.quality.features.is_chinese(head)` (no lang) for a head of at most 2,000
     characters, with its precompiled patterns, cheaper: the Han characters are only counted
@@ -121,11 +165,17 @@ def head_is_chinese(head: str) -> bool:
 
 
 class TopicClassifier:
-    """A fastText topic model with its taxonomy, head length and confidence threshold."""
+    """A fastText topic model (or several, each reading its own view of the head, their label
+    probabilities averaged) with its taxonomy, head length and confidence threshold.
+
+    `model` is one fastText model (reading `chars`) or a list of (model, view) pairs; the
+    first model's labels are the labels of all."""
 
     def __init__(self, model, taxonomy: Taxonomy, head_chars: int = 200, min_score: float = 0.5,
                  path: str | None = None, chinese_only: bool = True):
-        self.model = model
+        self.members = [(m, parse_view(v) and v) for m, v in model] if isinstance(model, (list, tuple)) \
+            else [(model, "chars")]
+        self.model = self.members[0][0]
         self.chinese_only = bool(chinese_only)
         self.taxonomy = taxonomy
         self.head_chars = int(head_chars)
@@ -133,92 +183,99 @@ class TopicClassifier:
         self.path = path
         self.fallback = taxonomy.fallback
         self.topics = taxonomy.topics
-        labels = [label[len(LABEL_PREFIX):] for label in model.get_labels()]
-        self._topic = {LABEL_PREFIX + label: taxonomy.topic_of(label) for label in labels}
-        self._merged = len(set(self._topic.values())) < len(self._topic)
+        self._labels = list(self.model.get_labels())
+        for m, _ in self.members:
+            if sorted(m.get_labels()) != sorted(self._labels):
+                raise ValueError("the models of an ensemble must have the same labels")
+        self._topic = {label: taxonomy.topic_of(label[len(LABEL_PREFIX):]) for label in self._labels}
+        self._names = list(dict.fromkeys(self._topic.values()))
+        self._to_topic = np.zeros((len(self._labels), len(self._names)))
+        for i, label in enumerate(self._labels):
+            self._to_topic[i, self._names.index(self._topic[label])] = 1.0
 
     @classmethod
     def load(cls, model_path: str, taxonomy_path: str, head_chars: int = 200,
              min_score: float = 0.5) -> "TopicClassifier":
-        """Paths may be relative to the project directory (corpus.config.project_path)."""
+        """Paths may be relative to the project directory (corpus.config.project_path). The
+        report.json beside the model names the ensemble's other model files and the view each
+        model reads (`input.views`); without one the model reads `chars`."""
         import fasttext
 
         from corpus.config import project_path
 
         path = str(project_path(model_path))
-        model = fasttext.load_model(path)
-        chinese_only = True
+        chinese_only, views = True, None
         report = os.path.join(os.path.dirname(path), "report.json")
         if os.path.exists(report):
             with open(report, encoding="utf-8") as f:
-                chinese_only = json.load(f).get("input", {}).get("chinese_only", True)
-        return cls(model, load_taxonomy(taxonomy_path), head_chars, min_score, path, chinese_only)
+                inp = json.load(f).get("input", {})
+            chinese_only = inp.get("chinese_only", True)
+            views = inp.get("views")
+        if not views or os.path.basename(path) != views[0]["model"]:
+            members = [(fasttext.load_model(path), "chars")]
+        else:
+            folder = os.path.dirname(path)
+            members = [(fasttext.load_model(os.path.join(folder, v["model"])), v["features"]) for v in views]
+        return cls(members, load_taxonomy(taxonomy_path), head_chars, min_score, path, chinese_only)
 
-    def lines(self, titles: Sequence[str | None], texts: Sequence[str]) -> list[str]:
+    def heads(self, titles: Sequence[str | None], texts: Sequence[str]) -> list[str]:
         if len(titles) != len(texts):
             raise ValueError(f"{len(titles)} titles but {len(texts)} texts")
         n = self.head_chars
-        heads = [doc_head(t, x, n) for t, x in zip(titles, texts)]
-        return features_many(heads, self.chinese_only)
+        return [doc_head(t, x, n) for t, x in zip(titles, texts)]
 
-    def label_probs(self, lines: Sequence[str]) -> list[dict[str, float]]:
-        """Probability of each model label (`__label__` prefix dropped) per feature line."""
-        out: list[dict[str, float]] = [{} for _ in lines]
-        nonempty = [i for i, line in enumerate(lines) if line]
-        if nonempty:
-            labels, probs = self.model.predict([lines[i] for i in nonempty], k=-1)
-            k = len(LABEL_PREFIX)
-            for i, labs, ps in zip(nonempty, labels, probs):
-                out[i] = {lab[k:]: float(p) for lab, p in zip(labs, ps)}
+    def head_probs(self, heads: Sequence[str], chinese_only: bool | None = None) -> np.ndarray:
+        """Label probabilities (rows: heads, columns: the first model's labels, in its order):
+        one model's as fastText gives them; of several, the mean of each model's probabilities
+        scaled to sum 1 (ova's do not). A head without features (empty, or not Chinese for a
+        Chinese-only model; `chinese_only` overrides the model's) has a row of zeros."""
+        chars = features_many(heads, self.chinese_only if chinese_only is None else chinese_only)
+        out = np.zeros((len(heads), len(self._labels)))
+        nonempty = [i for i, line in enumerate(chars) if line]
+        if not nonempty:
+            return out
+        col = {label: j for j, label in enumerate(self._labels)}
+        views: dict[str, list[str]] = {}
+        for model, view in self.members:
+            if view not in views:
+                views[view] = view_lines([chars[i] for i in nonempty], view)
+            labels, probs = model.predict(views[view], k=-1)
+            p = np.zeros((len(nonempty), len(self._labels)))
+            rows = np.repeat(np.arange(len(nonempty)), [len(labs) for labs in labels])
+            cols = np.fromiter((col[lab] for labs in labels for lab in labs), dtype=np.intp, count=len(rows))
+            p[rows, cols] = np.concatenate([np.asarray(ps, dtype=np.float64) for ps in probs])
+            if len(self.members) > 1:
+                p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+            out[nonempty] += p
+        out /= len(self.members)
         return out
 
-    def predict_lines(self, lines: Sequence[str]) -> tuple[list[str], list[float]]:
-        """(topic, top probability) per feature line (see `predict`)."""
-        topics = [self.fallback] * len(lines)
-        scores = [0.0] * len(lines)
-        nonempty = [i for i, line in enumerate(lines) if line]
-        if not nonempty:
-            return topics, scores
-        to_topic, floor = self._topic, self.min_score
-        if self._merged:  # a topic's probability is the sum of its labels'
-            labels, probs = self.model.predict([lines[i] for i in nonempty], k=-1)
-            best, top = self._merge(labels, probs)
-            for i, t, score in zip(nonempty, best, top):
-                scores[i] = score
-                if score >= floor:
-                    topics[i] = t
-        else:
-            labels, probs = self.model.predict([lines[i] for i in nonempty], k=1)
-            for i, labs, ps in zip(nonempty, labels, probs):
-                score = min(1.0, float(ps[0])) if len(ps) else 0.0
-                scores[i] = score
-                if score >= floor:
-                    topics[i] = to_topic[labs[0]]
-        return topics, scores
+    def label_probs_heads(self, heads: Sequence[str], chinese_only: bool | None = None) -> list[dict[str, float]]:
+        """Probability of each model label (`__label__` prefix dropped) per head; {} without features."""
+        probs = self.head_probs(heads, chinese_only)
+        k = len(LABEL_PREFIX)
+        return [{lab[k:]: float(p) for lab, p in zip(self._labels, row)} if row.any() else {} for row in probs]
 
-    def _merge(self, labels, probs) -> tuple[list[str], list[float]]:
-        """Per line, the topic of the highest summed label probability and that sum (at most
-        1.0), from fastText's k=-1 output: one bincount over (line, topic) cells."""
-        names = list(dict.fromkeys(self._topic.values()))
-        index = {lab: names.index(t) for lab, t in self._topic.items()}
-        n, k = len(labels), len(self._topic)
-        if any(len(labs) != k for labs in labels):  # not every label came back: sum by hand
-            cells = np.zeros((n, len(names)))
-            for row, (labs, ps) in enumerate(zip(labels, probs)):
-                for lab, p in zip(labs, ps):
-                    cells[row, index[lab]] += p
-        else:
-            cols = np.fromiter((index[lab] for labs in labels for lab in labs), dtype=np.intp, count=n * k)
-            flat = np.repeat(np.arange(n) * len(names), k) + cols
-            cells = np.bincount(flat, weights=np.asarray(probs, dtype=np.float64).ravel(),
-                                minlength=n * len(names)).reshape(n, len(names))
-        best = cells.argmax(axis=1)
-        top = np.minimum(cells[np.arange(n), best], 1.0)
-        return [names[j] for j in best.tolist()], top.tolist()
+    def predict_heads(self, heads: Sequence[str], chinese_only: bool | None = None) -> tuple[list[str], list[float]]:
+        """(topic, top probability) per head (see `predict`): a topic's probability is the sum
+        of its labels'."""
+        cells = self.head_probs(heads, chinese_only) @ self._to_topic
+        best = cells.argmax(axis=1) if len(heads) else np.zeros(0, dtype=np.intp)
+        top = np.minimum(cells[np.arange(len(heads)), best], 1.0)
+        floor = self.min_score
+        topics, scores = [], []
+        for j, score, row in zip(best.tolist(), top.tolist(), cells):
+            if not row.any():
+                topics.append(self.fallback)
+                scores.append(0.0)
+            else:
+                topics.append(self._names[j] if score >= floor else self.fallback)
+                scores.append(score)
+        return topics, scores
 
     def predict(self, titles: Sequence[str | None], texts: Sequence[str]) -> tuple[list[str], list[float]]:
         """Topic names (the fallback below `min_score`) and top-topic probabilities of documents."""
-        return self.predict_lines(self.lines(titles, texts))
+        return self.predict_heads(self.heads(titles, texts))
 
 
 _CLASSIFIERS: dict[tuple, TopicClassifier] = {}

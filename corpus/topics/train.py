@@ -32,7 +32,7 @@ from typing import Iterable, Mapping, Sequence
 from corpus.quality.evaluate import class_prf
 from corpus.quality.train import _fit, _rank, file_sha256
 from corpus.topics.classify import (FEATURES_VERSION, LABEL_PREFIX, TopicClassifier,
-                                    doc_head, features)
+                                    doc_head, features, parse_view, view_lines)
 from corpus.topics.taxonomy import Taxonomy, load_taxonomy, model_label
 
 FIT_KEYS = ("dim", "epoch", "lr", "wordNgrams", "minCount", "bucket", "loss", "thread", "seed")
@@ -216,6 +216,28 @@ def _write_lines(path: str, rows: Iterable[tuple[str, str]]) -> None:
             f.write(f"{LABEL_PREFIX}{label} {line}\n")
 
 
+def parse_views(tp: Mapping) -> list[tuple[str, dict]]:
+    """(view, fastText parameters) per model of `views` ["VIEW[:LOSS][:KEY=VALUE...]", ...]:
+    VIEW as `classify.parse_view`, LOSS and KEY=VALUE (a FIT_KEYS parameter) override the
+    shared parameters for that model."""
+    out = []
+    for spec in tp["views"]:
+        view, *rest = str(spec).split(":")
+        parse_view(view)
+        params = {k: tp[k] for k in FIT_KEYS}
+        for part in rest:
+            key, sep, value = part.partition("=")
+            if not sep:
+                key, value = "loss", part
+            if key not in FIT_KEYS or key in ("thread", "seed"):
+                raise ValueError(f"topics.train.views {spec!r}: {key!r} is not a per-model fastText parameter")
+            params[key] = type(tp[key])(value)
+        out.append((view, params))
+    if not out:
+        raise ValueError("topics.train.views: no model")
+    return out
+
+
 def _quantize(ft, train_path: str, tp: Mapping) -> None:
     ft.quantize(input=train_path, qnorm=True, retrain=bool(tp["quantize_retrain"]),
                 cutoff=int(tp["quantize_cutoff"]), dsub=int(tp["quantize_dsub"]),
@@ -265,22 +287,38 @@ def train_topics(out_dir: str, cfg: Mapping | None = None, data_files: Sequence[
     counts["heldout_lines"] = dict(sorted(Counter(r[0] for r in held_others).items()))
     counts["thucnews"] = {"dev_used_for_training": len(dev), "evaluated": len(test),
                           "evaluated_on": "dev_split" if tp["eval"] == "dev_split" else "test.txt"}
+    views = parse_views(tp)
     os.makedirs(out_dir, exist_ok=True)
+    members, files = [], []
+    t1 = time.time()
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        train_path = os.path.join(tmp, "train.txt")
-        _write_lines(train_path, ((lab, line) for lab, line, _ in train_rows))
-        t1 = time.time()
-        ft = _fit(train_path, {k: tp[k] for k in FIT_KEYS})
-        if tp["quantize"]:
-            _quantize(ft, train_path, tp)
-        fit_s = time.time() - t1
-        model_path = os.path.join(out_dir, "model.ftz" if tp["quantize"] else "model.bin")
-        ft.save_model(model_path)
+        for n, (view, params) in enumerate(views, 1):
+            train_path = os.path.join(tmp, f"train-{n}.txt")
+            vlines = view_lines([line for _, line, _ in train_rows], view)
+            _write_lines(train_path, ((lab, line) for (lab, _, _), line in zip(train_rows, vlines)))
+            ft = _fit(train_path, params)
+            if tp["quantize"]:
+                _quantize(ft, train_path, tp)
+            name = ("model" if n == 1 else f"model-{n}") + (".ftz" if tp["quantize"] else ".bin")
+            ft.save_model(os.path.join(out_dir, name))
+            members.append((ft, view))
+            files.append({"model": name, "features": view, "loss": params["loss"],
+                          **{k: params[k] for k in FIT_KEYS if params[k] != tp[k]}})
+    fit_s = time.time() - t1
+    for f in files:
+        f["sha256"] = file_sha256(os.path.join(out_dir, f["model"]))
+        f["bytes"] = os.path.getsize(os.path.join(out_dir, f["model"]))
+    # an earlier ensemble's extra models would be read by nothing; drop them
+    for name in os.listdir(out_dir):
+        if name.startswith("model-") and name.endswith((".ftz", ".bin")) and name not in {f["model"] for f in files}:
+            os.remove(os.path.join(out_dir, name))
+    model_path = os.path.join(out_dir, files[0]["model"])
+    ft = members[0][0]
     from corpus.quality.features import is_chinese
 
     # a few mixed-script THUCNews titles aside, is all the training data Chinese?
     chinese_only = sum(1 for _, _, head in train_rows if not is_chinese(head)) <= 0.01 * len(train_rows)
-    clf = TopicClassifier(ft, taxonomy, head_chars, float(tc["min_score"]), model_path, chinese_only)
+    clf = TopicClassifier(members, taxonomy, head_chars, float(tc["min_score"]), model_path, chinese_only)
     evaluation = evaluate(clf, taxonomy, classes, test, held_others, train_rows)
     evaluation["pseudo_docs"] = evaluate_pseudo_docs(
         clf, taxonomy, test, int(tp["eval_pseudo_docs"]), int(tp["pseudo_titles"]), f"eval:{tp['seed']}",
@@ -291,14 +329,16 @@ def train_topics(out_dir: str, cfg: Mapping | None = None, data_files: Sequence[
     report = {
         "model": os.path.basename(model_path),
         "sha256": file_sha256(model_path),
-        "bytes": os.path.getsize(model_path),
+        "bytes": sum(f["bytes"] for f in files),
         "taxonomy": str(tc["taxonomy"]),
         "topics": taxonomy.topics,
         "labels": {lab: taxonomy.topic_of(lab[len(LABEL_PREFIX):]) for lab in ft.get_labels()},
         "input": {"head_chars": head_chars, "features_version": FEATURES_VERSION,
-                  "chinese_only": chinese_only,
-                  "features": "the characters of the lower-cased head (digits as 0, white space dropped); "
-                              f"fastText adds their n-grams up to n={tp['wordNgrams']} (wordNgrams)"},
+                  "chinese_only": chinese_only, "views": files,
+                  "features": "per model (views) a view of the characters of the lower-cased head (digits as 0, "
+                              "white space dropped): chars, words (jieba, 2+ characters), jieba (every jieba token), "
+                              "bigrams (character pairs); fastText adds n-grams up to wordNgrams; an ensemble "
+                              "averages its models' label probabilities, each scaled to sum 1"},
         "min_score": float(tc["min_score"]),
         "params": tp,
         "data": {"thucnews": _shown(str(tp["thucnews"])), "sources": list(tp["sources"]),
@@ -363,12 +403,12 @@ def evaluate_pseudo_docs(clf: TopicClassifier, taxonomy: Taxonomy, test: Sequenc
     configured min_score, and the min_score that would give `precision` (`calibrate`)."""
     docs = pseudo_docs(test, per_class, max_titles, seed, clf.head_chars)
     gold = [taxonomy.topic_of(model_label("thucnews", c)) for c, _ in docs]
-    pred, scores = _argmax_topics(clf, [features(h) for _, h in docs])
+    pred, scores = _argmax_topics(clf, [h for _, h in docs])
     kept = [(g, p) for g, p, sc in zip(gold, pred, scores) if sc >= clf.min_score]
     # the threshold is chosen on titles and pseudo-documents together: on pseudo-documents
     # alone (right 99% of the time) any threshold reaches the target
     t_gold = [taxonomy.topic_of(model_label("thucnews", c)) for _, c in test]
-    t_pred, t_scores = _argmax_topics(clf, [features(doc_head(t, "", clf.head_chars)) for t, _ in test])
+    t_pred, t_scores = _argmax_topics(clf, [doc_head(t, "", clf.head_chars) for t, _ in test])
     return {"n": len(docs), "titles_per_doc": [2, max_titles], "accuracy": _acc(gold, pred),
             "min_score": clf.min_score, "fallback_share": round(1 - len(kept) / max(1, len(docs)), 4),
             "precision_kept": _acc([g for g, _ in kept], [p for _, p in kept]),
@@ -427,8 +467,9 @@ def evaluate(clf: TopicClassifier, taxonomy: Taxonomy, classes: Sequence[str],
              test: Sequence[tuple[str, str]], held_others: Sequence[tuple[str, str, str]],
              train_rows: Sequence[tuple[str, str, str]]) -> dict:
     """The evaluation part of the report (module docstring)."""
-    lines = [features(doc_head(title, "", clf.head_chars)) for title, _ in test]
-    probs = clf.label_probs(lines)
+    # scored as trained: every title, whatever its script
+    lines = [doc_head(title, "", clf.head_chars) for title, _ in test]
+    probs = clf.label_probs_heads(lines, chinese_only=False)
     # 10-class: argmax over the THUCNews labels of the model
     thuc = [model_label("thucnews", c) for c in classes]
     pred10 = [max(thuc, key=lambda lab: p.get(lab, 0.0)).split(":", 1)[1] for p in probs]
@@ -437,9 +478,9 @@ def evaluate(clf: TopicClassifier, taxonomy: Taxonomy, classes: Sequence[str],
     gold_t = [taxonomy.topic_of(model_label("thucnews", c)) for c in gold10]
     t_names = list(dict.fromkeys(gold_t))
     saved, clf.min_score = clf.min_score, 0.0
-    pred_t, _ = clf.predict_lines(lines)
+    pred_t, _ = clf.predict_heads(lines, chinese_only=False)
     clf.min_score = saved
-    pred_thr, _ = clf.predict_lines(lines)
+    pred_thr, _ = clf.predict_heads(lines, chinese_only=False)
     # baselines on the same training lines (topic level)
     train_topic = [(head, taxonomy.topic_of(lab)) for lab, _, head in train_rows]
     majority = Counter(t for _, t in train_topic).most_common(1)[0][0]
@@ -460,7 +501,7 @@ def evaluate(clf: TopicClassifier, taxonomy: Taxonomy, classes: Sequence[str],
         },
     }
     if held_others:
-        h_lines = [line for _, line, _ in held_others]
+        h_lines = [head for _, _, head in held_others]
         h_pred, _ = _argmax_topics(clf, h_lines)
         h_gold = [taxonomy.topic_of(lab) for lab, _, _ in held_others]
         names = list(dict.fromkeys(sorted(h_gold)))
@@ -469,10 +510,10 @@ def evaluate(clf: TopicClassifier, taxonomy: Taxonomy, classes: Sequence[str],
     return out
 
 
-def _argmax_topics(clf: TopicClassifier, lines: Sequence[str]) -> tuple[list[str], list[float]]:
+def _argmax_topics(clf: TopicClassifier, heads: Sequence[str]) -> tuple[list[str], list[float]]:
     saved, clf.min_score = clf.min_score, 0.0
     try:
-        return clf.predict_lines(lines)
+        return clf.predict_heads(heads, chinese_only=False)
     finally:
         clf.min_score = saved
 
