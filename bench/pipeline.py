@@ -10,7 +10,8 @@ seeds 1..N (6,000 response records each), then
   cores     each stage's per-document work in this process on one core, over the documents
             that stage read in the pipeline run: ingest (read_input + the executor-side
             Parquet writer), clean (clean_batches), dedup (SimHash keys), decontaminate (the
-            n-gram scan, index built beforehand and timed apart).
+            n-gram scan, index built beforehand and timed apart), balance (its passes in memory,
+            corpus.balance.inmemory, and the writer of its rows).
 docs/s counts the WARC records in over wall seconds. "Allowed" is what the cores alone would
 give on the pipeline's cores: cores x records / (CPU seconds of all stage cores); the ratio
 is the pipeline's rate over that. Fixed costs (Spark start, the decontamination index) are
@@ -75,7 +76,9 @@ def core_seconds(warcs: list[str], run_dir: str) -> dict:
     from corpus.dedup.fingerprint import dedup_keys
     from corpus.ingest.checks import tallied_batches
     from corpus.outcomes import write_outcomes
+    from corpus.balance.inmemory import balance_batches
     from corpus.quality.clean import clean_batches, cleaner_for
+    from corpus.stages.balance import params
 
     cfg = load_config()
     ingest_cfg = cfg["ingest"]
@@ -83,7 +86,7 @@ def core_seconds(warcs: list[str], run_dir: str) -> dict:
     def ingest():
         for i, path in enumerate(warcs):
             batches = tallied_batches("warc", path, ingest_cfg, int(ingest_cfg["batch_rows"]))
-            for _ in write_outcomes(batches, i, lambda name: io.BytesIO, blank_dropped_text=True):
+            for _ in write_outcomes(batches, i, lambda name, part: io.BytesIO, blank_dropped_text=True):
                 pass
 
     def batches_of(stage, columns=None):
@@ -94,6 +97,13 @@ def core_seconds(warcs: list[str], run_dir: str) -> dict:
     keys_in = [b.append_column("content_key", pa.array([0] * b.num_rows, pa.int64()))  # made by Spark
                for b in batches_of("clean", ["id", "url", "text", "quality_score"])]
     scanned = batches_of("dedup")
+    balanced = batches_of("decontaminate")
+
+    def balance():  # the stage's passes in memory, and the writer of its rows
+        rows = balance_batches(balanced, params(cfg))["outcomes"]
+        for _ in write_outcomes(rows.to_batches(max_chunksize=1000), 0, lambda name, part: io.BytesIO):
+            pass
+
     s = settings(cfg["decontaminate"])
     index_s = time.monotonic()
     index, _, _ = prepare_index(s, None, log=lambda msg: None)
@@ -104,6 +114,7 @@ def core_seconds(warcs: list[str], run_dir: str) -> dict:
         "dedup": _cpu(lambda: [None for _ in dedup_keys(keys_in, dict(cfg["dedup"]["simhash"]))]),
         "decontaminate": _cpu(lambda: [scan_batch(b, index) for b in scanned]),
         "decontaminate index (fixed)": index_s,
+        "balance": _cpu(balance),
     }
 
 

@@ -15,7 +15,7 @@ export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 tokens=(--set tokenizer.vocab_size=8000 --set tokens.seq_len=512)
 "$venv/bin/corpus" train-tokenizer runs/sample "${tokens[@]}" >/dev/null
 "$venv/bin/corpus" export-tokens runs/sample "${tokens[@]}" >/dev/null
-"$venv/bin/corpus" stats runs/sample | sed -n '/^stage balance/,$p'
+"$venv/bin/corpus" stats runs/sample | sed -n '/^stage tokens/,$p'
 echo
-echo "[demo] balanced shards: runs/sample/balance/ (manifest.json); token shards: runs/sample/tokens/"
+echo "[demo] balanced shards: runs/sample/balance/ (_manifest.json); token shards: runs/sample/tokens/"
 echo "[demo] the same funnel as JSON: $venv/bin/corpus stats runs/sample --json"

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus.balance import core, plan
+from corpus.balance.inmemory import balance_batches
 from corpus.balance.size import sizes
 from corpus.schema import DOC_SCHEMA
 
@@ -74,45 +75,21 @@ def _docs(n: int, seed: int = 0) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows, schema=DOC_SCHEMA)
 
 
-def _plan(batch: pa.RecordBatch, p=P):
-    labels = pa.Table.from_batches(list(core.label_batches([batch], p)))
-    before = {}
-    for cell, size in zip(labels.column("cell").to_pylist(), labels.column("size").to_pylist()):
-        before[cell] = before.get(cell, 0) + size
-    mix = plan.plan_rates(before, p)
-    bits = plan.bucket_bits(mix["output_size"], p["shard_size"])
-    hist: dict = {}
-    for b in core.hist_batches(labels.to_batches(max_chunksize=500), p, mix["rates"], bits):
-        for c, k, v in zip(b.column("cell").to_pylist(), b.column("bucket").to_pylist(), b.column("size").to_pylist()):
-            hist.setdefault(c, {})[k] = hist.get(c, {}).get(k, 0) + v
-    bounds = plan.shard_bounds(hist, p["shard_size"], bits)
-    shards: dict = {}
-    for b in core.shard_batches(labels.to_batches(max_chunksize=97), p, mix["rates"], bits, bounds):
-        for r in b.to_pylist():
-            a = shards.setdefault((r["shard"], r["cell"]), dict.fromkeys(("docs", "rows", "size", "tokens"), 0))
-            for k in a:
-                a[k] += r[k]
-    return mix, bits, bounds, shards
-
-
 def test_emitted_rows_are_what_the_plan_counted_whatever_the_batches():
     batch = _docs(3000)
-    mix, bits, bounds, shards = _plan(batch)
-    schema = core.outcome_schema(batch.schema)
-    out = pa.Table.from_batches(list(core.emit_batches([batch], P, mix["rates"], bits, bounds, schema)))
+    done = balance_batches([batch], P)
+    bounds, shards, out = done["bounds"], done["shards"], done["outcomes"]
     kept = out.filter(pa.compute.is_null(out.column("reason")))
     assert kept.num_rows == sum(v["rows"] for (s, _), v in shards.items() if s >= 0)
     assert out.num_rows - kept.num_rows == sum(v["docs"] for (s, _), v in shards.items() if s < 0)
     per_part = np.bincount(kept.column("part").to_numpy())
     for s, n in enumerate(per_part):
         assert n == sum(v["rows"] for (k, _), v in shards.items() if k == s)
-    # the same rows from other batches, in another order
+    # the same documents in other batches, in another order: the same plan and the same rows
     order = np.random.default_rng(5).permutation(batch.num_rows)
     shuffled = pa.Table.from_batches([batch.take(pa.array(order))]).to_batches(max_chunksize=333)
-    again = pa.Table.from_batches(list(core.emit_batches(shuffled, P, mix["rates"], bits, bounds, schema)))
-    key = lambda t: sorted(zip(t.column("id").to_pylist(), t.column("repeat").to_pylist(),  # noqa: E731
-                               t.column("part").to_pylist(), t.column("pos").to_pylist()))
-    assert key(again) == key(out)
+    again = balance_batches(shuffled, P)
+    assert again["shards"] == shards and again["outcomes"].equals(out)
     # no document is emitted more often than the cap; copies of one document lie in different shards
     ids = kept.column("id").to_pylist()
     counts = {i: ids.count(i) for i in set(ids)}
@@ -227,3 +204,12 @@ def test_token_export_reads_the_shards_with_their_repeats(spark, sample_run, tmp
     kept = sum(c["docs_kept"] for c in balance["cells"])
     assert tok["sample"]["docs"] == kept  # each document once in the tokenizer's sample
     assert exported["documents"] == balance["rows"] > kept  # every copy exported
+
+
+def test_a_share_for_a_topic_the_taxonomy_lacks_is_refused():
+    from corpus.stages.balance import check_cells
+    from corpus.stages.base import StageError
+
+    check_cells({**P, "shares": {"zh/finance": 0.2}})
+    with pytest.raises(StageError, match=r"balance.shares.zh/fiance: 'fiance' is not a topic of rules/topics.yaml"):
+        check_cells({**P, "shares": {"zh/fiance": 0.2}})

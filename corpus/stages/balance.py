@@ -29,6 +29,19 @@ def params(cfg: Mapping) -> dict:
     return {**cfg["balance"], **{k: cfg["topics"][k] for k in TOPIC_KEYS}}
 
 
+def check_cells(p: Mapping) -> None:
+    """Every cell named in `balance.shares` names a topic of the taxonomy (a typo would
+    otherwise fix nothing, silently)."""
+    from corpus.topics.taxonomy import load_taxonomy
+
+    topics = load_taxonomy(p["taxonomy"]).topics
+    for cell in p.get("shares") or {}:
+        topic = cell.partition("/")[2]
+        if topic not in topics:
+            raise StageError(f"balance.shares.{cell}: {topic!r} is not a topic of {p['taxonomy']} "
+                             f"({', '.join(topics)})")
+
+
 def body(ctx) -> StageResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -37,8 +50,9 @@ def body(ctx) -> StageResult:
     from corpus.balance import core, plan
     from corpus.spark import spark_schema
 
-    docs, docs_in = ctx.read(NEEDS)
     p = params(ctx.cfg)
+    check_cells(p)
+    docs, docs_in = ctx.read(NEEDS)
     labels = docs.mapInArrow(lambda b: core.label_batches(b, p), spark_schema(core.LABEL_SCHEMA))
     labels = labels.persist(StorageLevel.DISK_ONLY)
     try:
