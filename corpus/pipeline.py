@@ -261,6 +261,8 @@ def plan(run: RunDir, view: Mapping, cfg: Mapping, stages: list[str], force: boo
         elif (why := staleness(s, committed)):
             runs[s] = f"stale: {why}"
     for s in runs:
+        if STAGES[s].validate:
+            STAGES[s].validate(cfg)
         for need in STAGES[s].requires(cfg, committed):
             _check_need(s, need, stages, runs, committed, view, cfg)
     return [(s, runs[s]) for s in stages if s in runs]

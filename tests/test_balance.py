@@ -210,6 +210,8 @@ def test_a_share_for_a_topic_the_taxonomy_lacks_is_refused():
     from corpus.stages.balance import check_cells
     from corpus.stages.base import StageError
 
-    check_cells({**P, "shares": {"zh/finance": 0.2}})
+    from corpus.config import load_config
+
+    check_cells(load_config(overrides=["balance.shares.zh/finance=0.2"]))
     with pytest.raises(StageError, match=r"balance.shares.zh/fiance: 'fiance' is not a topic of rules/topics.yaml"):
-        check_cells({**P, "shares": {"zh/fiance": 0.2}})
+        check_cells(load_config(overrides=["balance.shares.zh/fiance=0.2"]))

@@ -29,11 +29,12 @@ def params(cfg: Mapping) -> dict:
     return {**cfg["balance"], **{k: cfg["topics"][k] for k in TOPIC_KEYS}}
 
 
-def check_cells(p: Mapping) -> None:
+def check_cells(cfg: Mapping) -> None:
     """Every cell named in `balance.shares` names a topic of the taxonomy (a typo would
-    otherwise fix nothing, silently)."""
+    otherwise fix nothing, silently); checked before the run starts."""
     from corpus.topics.taxonomy import load_taxonomy
 
+    p = params(cfg)
     topics = load_taxonomy(p["taxonomy"]).topics
     for cell in p.get("shares") or {}:
         topic = cell.partition("/")[2]
@@ -51,7 +52,6 @@ def body(ctx) -> StageResult:
     from corpus.spark import spark_schema
 
     p = params(ctx.cfg)
-    check_cells(p)
     docs, docs_in = ctx.read(NEEDS)
     labels = docs.mapInArrow(lambda b: core.label_batches(b, p), spark_schema(core.LABEL_SCHEMA))
     labels = labels.persist(StorageLevel.DISK_ONLY)
@@ -169,4 +169,5 @@ def files(cfg) -> list:
 
 STAGE = Stage(name="balance", needs=(NEEDS,),
               config=("balance", *(f"topics.{k}" for k in TOPIC_KEYS), "dropped"), body=body,
-              files=files, doc="topic labels, mixture rates and sized, mixed Parquet shards")
+              files=files, validate=check_cells,
+              doc="topic labels, mixture rates and sized, mixed Parquet shards")

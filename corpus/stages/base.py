@@ -50,6 +50,7 @@ class Stage:
     documents: bool = True                        # writes documents (False: an artefact)
     files: Callable[[Mapping], list] = field(default=lambda cfg: [])  # files its settings name
     needs_from: Callable[[Mapping, Mapping], tuple] | None = None  # (cfg, committed) -> needs
+    validate: Callable[[Mapping], None] | None = None  # validate(cfg) before anything runs; raises StageError
 
     def requires(self, cfg: Mapping, committed: Mapping) -> tuple[str, ...]:
         """The stages this one reads under `cfg`, given the committed stages (manifest)."""
