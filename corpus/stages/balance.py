@@ -72,7 +72,8 @@ def body(ctx) -> StageResult:
         labels.unpersist()
     used = sorted({s for s, _ in shards if s >= 0})  # a shard no row falls in has no file: drop it
     bounds = {c: b[used] if used else b[:1] for c, b in bounds.items()}
-    shards = {(used.index(s) if s >= 0 else s, c): v for (s, c), v in shards.items()}
+    renumber = {s: k for k, s in enumerate(used)}
+    shards = {(renumber.get(s, s), c): v for (s, c), v in shards.items()}
     schema = core.outcome_schema(to_arrow_schema(docs.schema))
     outcomes = (docs.mapInArrow(lambda b: core.emit_batches(b, p, rates, bits, bounds, schema),
                                 spark_schema(schema))
