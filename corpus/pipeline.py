@@ -128,6 +128,15 @@ def run_stage(ctx: StageContext, stage: str, run_id: str, view: Mapping) -> None
 def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
     run, started = ctx.run, time.monotonic()
     result = STAGES[stage].body(ctx)
+    try:
+        _commit_result(ctx, stage, run_id, view, committed, needs, result, started)
+    finally:
+        if result.release:
+            result.release()
+
+
+def _commit_result(ctx, stage, run_id, view, committed, needs, result, started) -> None:
+    run = ctx.run
     entry = {"run_id": run_id, "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
              "settings": settings_of(stage, view), "files": file_digests(stage, ctx.cfg),
              "upstream": {n: committed[n].get("commit") for n in needs}, "outputs": {}}

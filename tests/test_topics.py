@@ -106,6 +106,30 @@ def test_features_many_is_features_per_head():
     assert features_many([]) == []
 
 
+def test_view_lines():
+    from corpus.topics.classify import features_many, parse_view, view_lines
+    from corpus.topics.train import parse_views
+
+    chars = features_many(["中国男篮\n击败韩国队", "", "Ab 1"])
+    assert view_lines(chars, "chars") == chars
+    words = view_lines(chars, "words+chars")
+    assert words[0].split()[-len(chars[0].split()):] == chars[0].split() and "击败" in words[0].split()
+    assert words[1] == "" and view_lines(chars, "bigrams")[2].split() == ["b_ab", "b_b0"]
+    assert all(t.startswith("w_") for t in view_lines(chars, "jieba")[0].split())
+    assert view_lines(chars, "chars+words") == words  # the order of the tokens is fixed
+    for bad in ("char", "chars+chars", ""):
+        with pytest.raises(ValueError, match="feature view"):
+            parse_view(bad)
+    tp = {"views": ["chars", "words:softmax:lr=0.3:wordNgrams=1"], "dim": 8, "epoch": 5, "lr": 0.5,
+          "wordNgrams": 2, "minCount": 1, "bucket": 10, "loss": "ova", "thread": 1, "seed": 1}
+    (v1, p1), (v2, p2) = parse_views(tp)
+    assert (v1, p1["loss"], p1["lr"]) == ("chars", "ova", 0.5)
+    assert (v2, p2["loss"], p2["lr"], p2["wordNgrams"]) == ("words", "softmax", 0.3, 1)
+    for bad in (["chars:seed=2"], ["chars:nope=1"], []):
+        with pytest.raises(ValueError, match="views"):
+            parse_views({**tp, "views": bad})
+
+
 def test_pseudo_docs():
     from corpus.topics.train import pseudo_docs
 
@@ -150,13 +174,13 @@ def test_api(shipped):
 def test_min_score_gives_fallback(shipped):
     titles = ["中国男篮击败韩国队夺得亚锦赛冠军", "央行下调存款准备金率", "高考志愿填报指南"]
     texts = [""] * 3
-    strict = TopicClassifier(shipped.model, shipped.taxonomy, 200, min_score=1.01)
+    strict = TopicClassifier(shipped.members, shipped.taxonomy, 200, min_score=1.01)
     topics, scores = strict.predict(titles, texts)
     assert topics == ["other"] * 3 and all(s > 0.5 for s in scores)
-    loose = TopicClassifier(shipped.model, shipped.taxonomy, 200, min_score=0.0)
+    loose = TopicClassifier(shipped.members, shipped.taxonomy, 200, min_score=0.0)
     topics2, scores2 = loose.predict(titles, texts)
     assert "other" not in topics2 and scores2 == scores
-    mid = TopicClassifier(shipped.model, shipped.taxonomy, 200, min_score=sorted(scores)[1])
+    mid = TopicClassifier(shipped.members, shipped.taxonomy, 200, min_score=sorted(scores)[1])
     topics3, _ = mid.predict(titles, texts)
     assert [t == "other" for t in topics3] == [s < sorted(scores)[1] for s in scores]
 
@@ -175,7 +199,11 @@ def test_shipped_model_matches_its_report(shipped):
     from corpus.quality.train import file_sha256
 
     assert file_sha256(project_path(MODEL)) == report["sha256"]
-    assert os.path.getsize(project_path(MODEL)) < 3_000_000
+    views = report["input"]["views"]
+    assert [m for _, m in shipped.members] == [v["features"] for v in views] and len(views) == 2
+    for v in views:  # every model of the ensemble is the one trained
+        assert file_sha256(project_path(f"models/topics/{v['model']}")) == v["sha256"]
+    assert sum(v["bytes"] for v in views) == report["bytes"] < 3_000_000
     classes, _, test = read_thucnews("sample/topics/thucnews_titles")
     ev = evaluate(shipped, shipped.taxonomy, classes, test, [], [("thucnews:finance", "", "x")])
     got, claimed = ev["thucnews_test"], report["thucnews_test"]
@@ -190,7 +218,8 @@ def test_shipped_model_matches_its_report(shipped):
     cfg = load_config()
     assert report["params"] == dict(cfg["topics"]["train"])
     assert report["min_score"] == cfg["topics"]["min_score"]
-    assert report["input"]["features_version"] == 2
+    assert report["input"]["features_version"] == 3
+    assert claimed["topics"]["accuracy"] >= 0.8729  # the ensemble; the character model alone had 0.8646
 
 
 def test_shipped_model_on_documents(shipped):
@@ -253,6 +282,25 @@ def test_training_is_deterministic(tiny, tmp_path):
     assert r1["counts"]["sources"]["books"]["used"] == 10
     assert set(r1["labels"].values()) == {"money", "sports", "education", "literature"}
     assert (tmp_path / "a" / "README.md").read_text(encoding="utf-8").startswith("# Topic classifier")
+
+
+def test_ensemble_training_is_deterministic(tiny, tmp_path):
+    _, sets = tiny
+    cfg = load_config(None, [*sets, "topics.train.sources=[]",
+                             'topics.train.views=["words+chars", "jieba:softmax:lr=0.3"]'])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "model-3.bin").write_bytes(b"stale")  # an older ensemble's model: dropped
+    r1 = train_topics(str(tmp_path / "a"), cfg, echo=False)
+    r2 = train_topics(str(tmp_path / "b"), cfg, echo=False)
+    assert sorted(os.listdir(tmp_path / "a")) == ["README.md", "model-2.bin", "model.bin", "report.json"]
+    for name in ("model.bin", "model-2.bin"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert r1["input"]["views"] == r2["input"]["views"] and r1["input"]["views"][1]["lr"] == 0.3
+    clf = TopicClassifier.load(str(tmp_path / "a" / "model.bin"), str(tmp_path / "topics.yaml"), 200, 0.0)
+    assert [v for _, v in clf.members] == ["words+chars", "jieba"]
+    topics, scores = clf.predict(["男篮夺得冠军", ""], ["", ""])
+    assert topics[1] == "other" and scores[1] == 0.0 and 0.0 < scores[0] <= 1.0
+    assert "model-2.bin" in (tmp_path / "a" / "README.md").read_text(encoding="utf-8")
 
 
 def test_cli_tiny(tiny, tmp_path, capsys):

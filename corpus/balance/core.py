@@ -1,17 +1,22 @@
 """The executors' side of balancing: functions over Arrow batches, no Spark.
 
-    label_batches(batches, p)             -> (cell, key, size, tokens) per document
+    label_batches(batches, p)             -> the documents with topic, topic_score, cell, key,
+                                             size and tokens (the stage keeps them on disk)
     hist_batches(batches, p, rates, bits) -> emitted size per (cell, position bucket)
     shard_batches(batches, p, rates, bits, bounds) -> per (shard, cell): docs, rows, size, tokens
-    emit_batches(batches, p, rates, bits, bounds)  -> outcome rows, one per emitted copy
+    emit_batches(batches, p, rates, bits, bounds, schema) -> outcome rows, one per emitted copy
+
+The three planning passes read the narrow columns (NARROW) of the labelled documents; the
+emitting pass reads them whole. Each document is classified once.
 
 A document's `key` is a 64-bit hash of its content (source, url, title, text), so every choice
 made from it depends on the document and the seed only, not on where the inputs live or how
 they are partitioned. Its copies: floor(rate) plus one when its draw falls below frac(rate)
 (corpus.topics.mixture.copies_many). Copy j's position is the document's first position plus j
 times 2^64 / copies, so the copies of one document lie as far apart on the position circle as
-they can, and so in different shards. The three planning passes and the emitting pass compute
-the same labels, copies and positions; the stage checks that the shards hold what was planned.
+they can, and so in different shards. The planning passes and the emitting pass compute the
+same copies and positions from the same columns; the stage checks that the shards hold what
+was planned.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from corpus.balance.size import sizes
 from corpus.topics.mixture import copies_many, draws
 
 DOWNSAMPLED = "downsampled"
-LABEL_SCHEMA = pa.schema([pa.field("cell", pa.string()), pa.field("key", pa.int64()),
-                          pa.field("size", pa.int64()), pa.field("tokens", pa.int64())])
+LABEL_FIELDS = [pa.field("topic", pa.string()), pa.field("topic_score", pa.float32()),
+                pa.field("cell", pa.string()), pa.field("key", pa.int64()),
+                pa.field("size", pa.int64()), pa.field("tokens", pa.int64())]
+NARROW = ("cell", "key", "size", "tokens")  # what the planning passes read
 HIST_SCHEMA = pa.schema([pa.field("cell", pa.string()), pa.field("bucket", pa.int64()),
                          pa.field("size", pa.int64())])
 SHARD_SCHEMA = pa.schema([pa.field("shard", pa.int32()), pa.field("cell", pa.string()),
@@ -42,10 +49,19 @@ SORT = ("part", "pos", "key", "repeat", "id")  # a total order of the emitted ro
 _POSITION_STREAM = 1
 
 
+def _own(docs: pa.Schema, fields: list) -> pa.Schema:
+    own = {f.name for f in LABEL_FIELDS + EMIT_FIELDS}
+    return pa.schema([f for f in docs if f.name not in own] + fields)
+
+
+def labelled_schema(docs: pa.Schema) -> pa.Schema:
+    """The documents with their labels (label_batches)."""
+    return _own(docs, LABEL_FIELDS)
+
+
 def outcome_schema(docs: pa.Schema) -> pa.Schema:
     """The emitted rows: the documents' columns and the balance columns."""
-    own = {f.name for f in EMIT_FIELDS}
-    return pa.schema([f for f in docs if f.name not in own] + EMIT_FIELDS)
+    return _own(docs, EMIT_FIELDS)
 
 
 def content_keys(batch: pa.RecordBatch) -> np.ndarray:
@@ -65,21 +81,20 @@ def classify(batch: pa.RecordBatch, p: Mapping) -> tuple[list[str], list[float]]
     return clf.predict(titles, batch.column("text").to_pylist())
 
 
-def _labels(batch: pa.RecordBatch, p: Mapping):
-    topics, scores = classify(batch, p)
-    cells = [cell_name(lang, t) for lang, t in zip(batch.column("lang").to_pylist(), topics)]
-    texts = batch.column("text")
-    size = sizes(texts, p["unit"])
-    tokens = size if p["unit"] == "tokens" else sizes(texts, "tokens")
-    return topics, scores, cells, content_keys(batch), size, tokens
-
-
 def label_batches(batches: Iterable[pa.RecordBatch], p: Mapping) -> Iterator[pa.RecordBatch]:
+    """Each document with its topic and score, cell, content key, size and tokens."""
     for batch in batches:
-        _, _, cells, keys, size, tokens = _labels(batch, p)
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(cells, pa.string()), pa.array(keys.view(np.int64)), pa.array(size), pa.array(tokens)],
-            schema=LABEL_SCHEMA)
+        topics, scores = classify(batch, p)
+        cells = [cell_name(lang, t) for lang, t in zip(batch.column("lang").to_pylist(), topics)]
+        texts = batch.column("text")
+        size = sizes(texts, p["unit"])
+        tokens = size if p["unit"] == "tokens" else sizes(texts, "tokens")
+        own = {"topic": pa.array(topics, pa.string()), "topic_score": pa.array(scores, pa.float32()),
+               "cell": pa.array(cells, pa.string()), "key": pa.array(content_keys(batch).view(np.int64)),
+               "size": pa.array(size), "tokens": pa.array(tokens)}
+        schema = labelled_schema(batch.schema)
+        yield pa.RecordBatch.from_arrays([own[f.name] if f.name in own else batch.column(f.name)
+                                          for f in schema], schema=schema)
 
 
 def placement(keys: np.ndarray, rates: np.ndarray, seed: int, bits: int):
@@ -162,7 +177,7 @@ def emit_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bou
     position), and one `downsampled` row for a document emitted zero times."""
     seed = int(p["seed"])
     for batch in batches:
-        topics, scores, cells, keys, _, _ = _labels(batch, p)
+        cells, keys, _, _ = _narrow(batch)
         r = _rates(cells, rates)
         n, doc, repeat, pos, bucket = placement(keys, r, seed, bits)
         gone = np.flatnonzero(n == 0)
@@ -179,12 +194,8 @@ def emit_batches(batches, p: Mapping, rates: Mapping[str, float], bits: int, bou
         reason = pa.array(np.where(dropped, DOWNSAMPLED, None).tolist(), pa.string())
         detail = pa.array([f"{cells[i]} rate={r[i]:.4g}" if d else None
                            for i, d in zip(idx.tolist(), dropped.tolist())], pa.string())
-        own = {"topic": pa.array(topics, pa.string()).take(pa.array(idx)),
-               "topic_score": pa.array(scores, pa.float32()).take(pa.array(idx)),
-               "repeat": pa.array(rep.astype(np.int32)), "part": pa.array(part),
-               "pos": pa.array(position.view(np.int64)),
-               "key": pa.array(keys.view(np.int64)).take(pa.array(idx)),
-               "reason": reason, "detail": detail}
+        own = {"repeat": pa.array(rep.astype(np.int32)), "part": pa.array(part),
+               "pos": pa.array(position.view(np.int64)), "reason": reason, "detail": detail}
         yield pa.RecordBatch.from_arrays(
             [own[f.name] if f.name in own else taken.column(f.name) for f in schema], schema=schema)
 

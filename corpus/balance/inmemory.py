@@ -13,7 +13,10 @@ from corpus.balance import core, plan
 def balance_batches(batches: list[pa.RecordBatch], p: Mapping) -> dict:
     """{"outcomes": the outcome rows in the stage's order, "mix", "bits", "bounds", "shards"}
     (`shards`: {(shard, cell): docs, rows, size, tokens}, shard -1 for dropped documents)."""
-    labels = pa.Table.from_batches(list(core.label_batches(batches, p)), schema=core.LABEL_SCHEMA)
+    labelled = [b for b in core.label_batches(batches, p)]
+    labels = pa.Table.from_batches(labelled).select(list(core.NARROW)) if labelled else \
+        pa.table({n: pa.array([], t) for n, t in (("cell", pa.string()), ("key", pa.int64()),
+                                                  ("size", pa.int64()), ("tokens", pa.int64()))})
     before: dict = {}
     for cell, size in zip(labels.column("cell").to_pylist(), labels.column("size").to_pylist()):
         before[cell] = before.get(cell, 0) + size
@@ -32,7 +35,7 @@ def balance_batches(batches: list[pa.RecordBatch], p: Mapping) -> dict:
             for k in a:
                 a[k] += r[k]
     schema = core.outcome_schema(batches[0].schema) if batches else None
-    rows = pa.Table.from_batches(list(core.emit_batches(batches, p, mix["rates"], bits, bounds, schema)),
+    rows = pa.Table.from_batches(list(core.emit_batches(labelled, p, mix["rates"], bits, bounds, schema)),
                                  schema=schema) if batches else None
     if rows is not None:
         rows = rows.sort_by([(k, "ascending") for k in core.SORT])

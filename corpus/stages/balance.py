@@ -1,12 +1,13 @@
 """balance: a topic for every document, and sized, mixed Parquet shards in which each
 (language, topic) cell has its target share (corpus.balance).
 
-Three light passes over a narrow table of (cell, key, size, tokens) plan the output: the size
-of each cell (-> rates, on the driver), the emitted size per cell and position bucket (->
-each cell's shard bounds) and the rows, size and tokens per shard and cell (-> the manifest). Then the documents are
-labelled again on the executors, emitted once per copy with their shard as `part`, shuffled to
-their shards and sorted by position, and written by the runner: `RUN_DIR/balance/part-K.parquet`
-is shard K. `RUN_DIR/balance/_manifest.json` lists the shards (rows, bytes, sha256, tokens, rows
+The documents are classified once and kept on the executors' disks with their labels (topic,
+score, cell, content key, size). Three light passes over the narrow columns plan the output:
+the size of each cell (-> rates, on the driver), the emitted size per cell and position bucket
+(-> each cell's shard bounds) and the rows, size and tokens per shard and cell (-> the
+manifest). Then the labelled documents are emitted once per copy with their shard as `part`,
+shuffled to their shards and sorted by position, and written by the runner:
+`RUN_DIR/balance/part-K.parquet` is shard K. `RUN_DIR/balance/_manifest.json` lists the shards (rows, bytes, sha256, tokens, rows
 per cell, distance from the overall mix), the rates and the mix before and after; the stage
 refuses to commit when a shard's file does not hold the rows planned for it.
 """
@@ -53,9 +54,11 @@ def body(ctx) -> StageResult:
 
     p = params(ctx.cfg)
     docs, docs_in = ctx.read(NEEDS)
-    labels = docs.mapInArrow(lambda b: core.label_batches(b, p), spark_schema(core.LABEL_SCHEMA))
-    labels = labels.persist(StorageLevel.DISK_ONLY)
+    labelled_schema = core.labelled_schema(to_arrow_schema(docs.schema))
+    labelled = docs.mapInArrow(lambda b: core.label_batches(b, p), spark_schema(labelled_schema))
+    labelled = labelled.persist(StorageLevel.DISK_ONLY)  # classified once, read by every pass
     try:
+        labels = labelled.select(*core.NARROW)
         before = {r.cell: (r.size, r.docs, r.tokens) for r in labels.groupBy("cell").agg(
             F.sum("size").alias("size"), F.count(F.lit(1)).alias("docs"),
             F.sum("tokens").alias("tokens")).collect()}
@@ -68,20 +71,22 @@ def body(ctx) -> StageResult:
             cells.setdefault(r.cell, {})[r.bucket] = r.size
         bounds = plan.shard_bounds(cells, int(p["shard_size"]), bits)
         shards = _per_shard(labels, p, rates, bits, bounds)
-    finally:
-        labels.unpersist()
-    used = sorted({s for s, _ in shards if s >= 0})  # a shard no row falls in has no file: drop it
-    bounds = {c: b[used] if used else b[:1] for c, b in bounds.items()}
-    renumber = {s: k for k, s in enumerate(used)}
-    shards = {(renumber.get(s, s), c): v for (s, c), v in shards.items()}
-    schema = core.outcome_schema(to_arrow_schema(docs.schema))
-    outcomes = (docs.mapInArrow(lambda b: core.emit_batches(b, p, rates, bits, bounds, schema),
-                                spark_schema(schema))
-                .repartition(max(1, len(used)), "part").sortWithinPartitions(*core.SORT)
-                .drop("pos", "key"))
+        used = sorted({s for s, _ in shards if s >= 0})  # a shard no row falls in has no file: drop it
+        bounds = {c: b[used] if used else b[:1] for c, b in bounds.items()}
+        renumber = {s: k for k, s in enumerate(used)}
+        shards = {(renumber.get(s, s), c): v for (s, c), v in shards.items()}
+        schema = core.outcome_schema(to_arrow_schema(docs.schema))
+        outcomes = (labelled.mapInArrow(lambda b: core.emit_batches(b, p, rates, bits, bounds, schema),
+                                        spark_schema(schema))
+                    .repartition(max(1, len(used)), "part").sortWithinPartitions(*core.SORT)
+                    .drop("pos", "key"))
+    except BaseException:
+        labelled.unpersist()
+        raise
     report = _report(p, before, mix, shards)
     return StageResult(outcomes, docs_in=docs_in, report=report,
-                       finish=lambda c: _write_manifest(c, report, shards))
+                       finish=lambda c: _write_manifest(c, report, shards),
+                       release=labelled.unpersist)
 
 
 def _per_shard(labels, p, rates, bits, bounds) -> dict:

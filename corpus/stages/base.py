@@ -38,6 +38,7 @@ class StageResult:
     check: Callable | None = None    # check(ctx, notes) before the commit; raises StageError
     finish: Callable | None = None   # finish(ctx) after the rows are written and checked: more
                                      # files into the staged output (balance's shard manifest)
+    release: Callable | None = None  # release() when the stage is done or failed (unpersist)
 
 
 @dataclass(frozen=True)

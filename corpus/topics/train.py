@@ -30,7 +30,7 @@ from collections import Counter
 from typing import Iterable, Mapping, Sequence
 
 from corpus.quality.evaluate import class_prf
-from corpus.quality.train import _fit, _rank, file_sha256
+from corpus.quality.train import _fit, _rank, _zeroed_allocations, file_sha256
 from corpus.topics.classify import (FEATURES_VERSION, LABEL_PREFIX, TopicClassifier,
                                     doc_head, features, parse_view, view_lines)
 from corpus.topics.taxonomy import Taxonomy, load_taxonomy, model_label
@@ -239,9 +239,10 @@ def parse_views(tp: Mapping) -> list[tuple[str, dict]]:
 
 
 def _quantize(ft, train_path: str, tp: Mapping) -> None:
-    ft.quantize(input=train_path, qnorm=True, retrain=bool(tp["quantize_retrain"]),
+    with _zeroed_allocations():  # retrain trains again: the same fresh pages as _fit
+        ft.quantize(input=train_path, qnorm=True, retrain=bool(tp["quantize_retrain"]),
                 cutoff=int(tp["quantize_cutoff"]), dsub=int(tp["quantize_dsub"]),
-                thread=int(tp["thread"]), verbose=0)
+                    thread=int(tp["thread"]), verbose=0)
 
 
 def train_topics(out_dir: str, cfg: Mapping | None = None, data_files: Sequence[str] = (),
