@@ -200,10 +200,10 @@ def test_shipped_model_matches_its_report(shipped):
 
     assert file_sha256(project_path(MODEL)) == report["sha256"]
     views = report["input"]["views"]
-    assert [m for _, m in shipped.members] == [v["features"] for v in views] and len(views) == 2
+    assert [m for _, m in shipped.members] == [v["features"] for v in views] and len(views) == 3
     for v in views:  # every model of the ensemble is the one trained
         assert file_sha256(project_path(f"models/topics/{v['model']}")) == v["sha256"]
-    assert sum(v["bytes"] for v in views) == report["bytes"] < 3_000_000
+    assert sum(v["bytes"] for v in views) == report["bytes"] < 5_000_000
     classes, _, test = read_thucnews("sample/topics/thucnews_titles")
     ev = evaluate(shipped, shipped.taxonomy, classes, test, [], [("thucnews:finance", "", "x")])
     got, claimed = ev["thucnews_test"], report["thucnews_test"]
@@ -219,7 +219,7 @@ def test_shipped_model_matches_its_report(shipped):
     assert report["params"] == dict(cfg["topics"]["train"])
     assert report["min_score"] == cfg["topics"]["min_score"]
     assert report["input"]["features_version"] == 3
-    assert claimed["topics"]["accuracy"] >= 0.8729  # the ensemble; the character model alone had 0.8646
+    assert claimed["topics"]["accuracy"] >= 0.877  # three models; the character model alone had 0.8646
 
 
 def test_shipped_model_on_documents(shipped):

@@ -168,9 +168,12 @@ def _write_manifest(ctx, report: dict, shards: Mapping) -> None:
 
 
 def files(cfg) -> list:
+    """The taxonomy, the model, and the report beside it: it names every model of an ensemble
+    with its sha256, so a retrained member changes the settings too."""
     from corpus.config import project_path
 
-    return [project_path(cfg["topics"]["taxonomy"]), project_path(cfg["topics"]["model"])]
+    model = project_path(cfg["topics"]["model"])
+    return [project_path(cfg["topics"]["taxonomy"]), model, model.parent / "report.json"]
 
 
 STAGE = Stage(name="balance", needs=(NEEDS,),
