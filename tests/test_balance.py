@@ -215,3 +215,12 @@ def test_a_share_for_a_topic_the_taxonomy_lacks_is_refused():
     check_cells(load_config(overrides=["balance.shares.zh/finance=0.2"]))
     with pytest.raises(StageError, match=r"balance.shares.zh/fiance: 'fiance' is not a topic of rules/topics.yaml"):
         check_cells(load_config(overrides=["balance.shares.zh/fiance=0.2"]))
+
+
+def test_nothing_in_or_nothing_asked_for():
+    assert balance_batches([], P)["shards"] == {}
+    done = balance_batches([_docs(200)], {**P, "output_size": 1})  # a token asked: all but maybe one dropped
+    out = done["outcomes"]
+    assert out.num_rows == 200 + sum(v["rows"] for (s, _), v in done["shards"].items() if s >= 0) - \
+        sum(v["docs"] for (s, _), v in done["shards"].items() if s >= 0)
+    assert set(out.column("reason").to_pylist()) <= {None, "downsampled"}

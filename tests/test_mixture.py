@@ -51,6 +51,13 @@ def test_bad_overrides_are_refused(overrides, match):
         target_shares(TOKENS, 1.0, overrides)
 
 
+def test_no_tokens_or_no_other_cell():
+    assert target_shares({"a": 0, "b": 0}, 0.5) == {"a": 0.0, "b": 0.0}
+    assert target_shares({}, 0.5) == {}
+    assert target_shares({"a": 10, "b": 0}, 0.5, {"a": 0.4}) == {"a": 1.0, "b": 0.0}
+    assert rates({"a": 0}, {"a": 0.0}, 0, 4) == {"a": 0.0}
+
+
 def test_rates_without_cap_give_the_output_asked():
     shares = target_shares(TOKENS, 0.0)
     r = rates(TOKENS, shares, 3000, max_repeat=10)

@@ -21,7 +21,8 @@ def target_shares(tokens: Mapping[Cell, int], alpha: float,
                   overrides: Mapping[Cell, float] | None = None) -> dict[Cell, float]:
     """Shares p_c proportional to n_c**alpha over cells with tokens (alpha=1: the natural mix,
     alpha=0: uniform); cells named in `overrides` get that share instead, and the rest of the
-    mass is split among the other cells in the same way. Cells with no tokens get 0."""
+    mass is split among the other cells in the same way (when there is none, the named cells
+    are scaled to sum 1). Cells with no tokens get 0; with no tokens at all, every share is 0."""
     overrides = dict(overrides or {})
     fixed = 0.0
     for cell, share in overrides.items():
@@ -37,8 +38,8 @@ def target_shares(tokens: Mapping[Cell, int], alpha: float,
     weights = {c: float(n) ** alpha for c, n in tokens.items() if n > 0 and c not in overrides}
     total = sum(weights.values())
     rest = max(0.0, 1.0 - fixed)
-    if rest > 1e-9 and total == 0:
-        raise ValueError(f"overrides sum to {fixed} < 1 and no other cell has tokens")
+    if total == 0 and fixed > 0:  # no other cell to take the rest: the named cells share it all
+        return {c: float(overrides.get(c, 0.0)) / fixed for c in tokens}
     return {c: float(overrides[c]) if c in overrides
             else (rest * weights[c] / total if c in weights else 0.0)
             for c in tokens}
