@@ -85,6 +85,7 @@ def assert_same(a, b):
             assert a[k] == b[k], k
 
 
+@pytest.mark.slow  # two training runs end to end (the fast tier stays under a minute)
 def test_stopped_and_resumed_run_is_bit_identical(tokens_dir, tmp_path):
     run(tokens_dir, tmp_path / "cut", "--max-steps", "10", "--schedule-steps", "20")
     assert sorted(os.listdir(tmp_path / "cut")) == ["metrics.jsonl", "step-00000007", "step-00000010"]
@@ -128,6 +129,7 @@ def test_sigterm_checkpoints_then_resume_is_exact(tokens_dir, tmp_path):
     assert_same(final_state(ckpt)[1], final_state(tmp_path / "whole")[1])
 
 
+@pytest.mark.slow  # a training run end to end
 def test_loss_falls_on_real_text(tokens_dir, tmp_path):
     run(tokens_dir, tmp_path / "c", "--max-steps", "40", "--lr", "3e-3", "--batch-size", "8")
     curve = losses(tmp_path / "c")
