@@ -145,7 +145,7 @@ def zh_book_pages(data):
     for path in sorted(glob.glob(f"{data}/books/zh_classical_novels/*.txt")):
         name = os.path.basename(path)[:-4]
         with open(path, encoding="utf-8-sig") as fh:
-            lines = [ln.strip() for ln in fh.read().splitlines()]
+            lines = [ln.strip() for ln in fh.read().split("\n")]
         chapters, cur = [], None
         for ln in lines:
             if head.match(ln):

@@ -160,3 +160,29 @@ def test_garbage_file(tmp_path):
     junk = tmp_path / "j.warc"
     junk.write_bytes(b"this is not a warc file at all\r\n" * 100)
     assert Counter(r["reason"] for r in read(junk)) == Counter({"unreadable": 1})
+
+
+def test_per_file_counts_match_warcio_on_the_shared_warcs(spark, shared, tmp_path):
+    """reports/ingest.json's per-file record counts equal warcio's, and each file's response
+    records are its documents and its drops other than record_* (issue 13: an independent count)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from corpus import pipeline
+    from corpus.config import load_config
+
+    warcs = sorted((shared / "warc").glob("*.warc.gz"))
+    run = tmp_path / "run"
+    pipeline.run_pipeline(str(run), [f"warc:{p}" for p in warcs], load_config(), stages=["ingest"])
+    files = {f["uri"]: f for f in json.loads((run / "reports" / "ingest.json").read_text())["files"]}
+    kept = pq.read_table(run / "ingest", columns=["locator"]).column("locator").to_pylist()
+    dropped = pq.read_table(run / "dropped" / "ingest", columns=["locator", "reason"]).to_pylist()
+    outcomes = [(loc, None) for loc in kept] + [(r["locator"], r["reason"]) for r in dropped]
+    for path in warcs:
+        with open(path, "rb") as f:
+            types = [r.rec_type for r in ArchiveIterator(f)]
+        uri = str(path.resolve())
+        assert files[uri]["records"] == len(types) == files[uri]["outcomes"], path.name
+        mine = [reason for loc, reason in outcomes if loc.startswith(uri + "@")]
+        assert sum(1 for r in mine if not (r or "").startswith("record_")) == types.count("response"), path.name

@@ -120,7 +120,8 @@ def _is_cjk(cp: int) -> bool:
 
 
 def opencc_dictionaries() -> list[tuple[str, list[str]]]:
-    """(character, its conversions) from OpenCC's character dictionaries; [] without the tool."""
+    """(character, its conversions) from OpenCC's character dictionaries; [] without the tool.
+    Entries end at line feeds only, as a conversion may be any character."""
     import opencc
 
     clib = Path(opencc.__file__).parent / "clib"
@@ -133,7 +134,9 @@ def opencc_dictionaries() -> list[tuple[str, list[str]]]:
             out = Path(tmp) / f"{name}.txt"
             subprocess.run([str(tool), "-i", str(clib / "share" / "opencc" / f"{name}.ocd2"), "-o", str(out),
                             "-f", "ocd2", "-t", "text"], check=True, capture_output=True)
-            for line in out.read_text(encoding="utf-8").splitlines():
+            for line in out.read_text(encoding="utf-8").split("\n"):
+                if not line:
+                    continue
                 key, _, values = line.partition("\t")
                 entries.append((key, values.split()))
     return entries

@@ -3,6 +3,8 @@
 `read_input` is the per-file function the Spark job runs on executors. A reader bug or an
 I/O failure mid-file becomes a `reader_error` outcome for the rest of that file, and a file
 with nothing in it an `empty_file` outcome, so no file fails the job or escapes the ledger.
+A file that is not of the reader's kind (a WARC given to `books:`) is one `wrong_kind`
+outcome naming the kind it looks like (`corpus.ingest.checks.wrong_kind`), and is not read.
 
 `read_input_tallied` also counts the file's units (records, lines, rows, docs...) by a code
 path of their own, each reader module's counter, so that `corpus.ingest.checks` can compare
@@ -32,10 +34,16 @@ READERS = {
 
 def read_input(kind: str, uri: str, ingest_cfg: Mapping) -> Iterator[dict]:
     """Outcomes for one input file of the given kind."""
+    from corpus.ingest.checks import wrong_kind
+
     module, func, _, section, source = READERS[kind]
     reader = getattr(importlib.import_module(module), func)
     produced = 0
     try:
+        looks = wrong_kind(kind, uri)
+        if looks:
+            yield outcome(source, uri, reason="wrong_kind", detail=looks)
+            return
         for row in reader(uri, ingest_cfg.get(section) or {}):
             produced += 1
             yield row
@@ -51,7 +59,7 @@ def read_input_tallied(kind: str, uri: str, ingest_cfg: Mapping, tally: dict) ->
     """`read_input`, and once exhausted, `tally` filled with `uri`, `records` (units counted
     independently; None when counting failed, `error` then says why), `exact` (False: a lower
     bound), `outcomes` (units among the outcomes) and `whole_file` (an outcome stands for the
-    whole file or the rest of it: a file-level drop, `reader_error`, `empty_file`)."""
+    whole file or the rest of it: a file-level drop, `wrong_kind`, `reader_error`, `empty_file`)."""
     module, _, counter, section, _ = READERS[kind]
     mod = importlib.import_module(module)
     units, last, whole = 0, None, False

@@ -130,7 +130,9 @@ def _clean(text: str, unwrap: bool) -> str:
 
 
 def _pieces(text: str, limit: int) -> list[str]:
-    """Consecutive pieces of `text` (concatenating to it) of at most `limit` characters."""
+    """Consecutive pieces of `text` (concatenating to it) of at most `limit` characters.
+    Cuts go at `str.splitlines` boundaries (U+2028/U+2029, form feeds too), text lines not
+    records: the pieces keep every character."""
     if len(text) <= limit:
         return [text]
     for units in (text.splitlines(keepends=True), _SENTENCE_END.split(text)):

@@ -1,5 +1,6 @@
 """Checks the ingest stage runs before it commits: every document id is unique, and every
 file's outcomes match the units its reader counted independently (`read_input_tallied`).
+Before a text reader reads a file, `wrong_kind` checks that the file is of its kind.
 
 Per-file tallies travel with the outcomes from the executors as one extra row per file
 (`tallied_batches`: reason `__tally__`, the tally as JSON in `detail`), a note that the
@@ -10,15 +11,31 @@ once.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable, Iterator, Mapping
 
 import pyarrow as pa
 
-from corpus.ingest import read_input_tallied
+from corpus.ingest import charset, read_input_tallied
+from corpus.ingest.textfile import data_suffix
+from corpus.io import open_binary, open_maybe_compressed
 from corpus.schema import outcome, to_batches
 from corpus.stages.base import StageError
 
 TALLY = "__tally__"
+HEAD_BYTES = 1 << 16
+# magic -> (compression, the suffix under which the readers decompress it)
+_COMPRESSIONS = {b"\x1f\x8b": ("gzip", ".gz"), b"BZh": ("bzip2", ".bz2"),
+                 b"\xfd7zXZ\x00": ("xz", ".xz"), b"\x28\xb5\x2f\xfd": ("zstd", ".zst")}
+# magic -> (what a file starting with it looks like, what to do instead)
+_MAGICS = {b"WARC/": ("a WARC file", "use warc: (or wet:)"),
+           b"filedesc://": ("an ARC file", "convert it to WARC and use warc:"),
+           b"PAR1": ("a Parquet file", "use parquet:"),
+           b"PK\x03\x04": ("a ZIP archive", "unpack it first"),
+           b"PK\x05\x06": ("a ZIP archive", "unpack it first"),
+           b"%PDF-": ("a PDF document", "extract its text first")}
+_HTML = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.I | re.S)
+_NEWS_DOC = re.compile(r"<doc[\s>]")
 
 
 class IngestError(StageError):
@@ -32,6 +49,111 @@ def tallied_batches(kind: str, uri: str, ingest_cfg: Mapping,
     yield from to_batches(read_input_tallied(kind, uri, ingest_cfg, tally), max_rows=max_rows)
     yield from to_batches([outcome(TALLY, f"{uri}#tally", reason=TALLY,
                                    detail=json.dumps(tally, sort_keys=True))])
+
+
+def wrong_kind(kind: str, uri: str) -> str | None:
+    """Why the file at `uri` is not of input kind `kind` ("looks like a WARC file; use
+    warc:"), judged from its first bytes (decompressed where its name says so) and, for JSON
+    Lines, its first record; None when it may be (WARC and WET are judged by their reader)."""
+    if kind in ("warc", "wet"):
+        return None
+    with open_binary(uri) as f:
+        raw = f.read(HEAD_BYTES)
+    if kind == "parquet":
+        return None if raw.startswith(b"PAR1") or not raw else \
+            _looks(raw, uri, "not Parquet (no PAR1 mark)")
+    if not raw:
+        return None
+    packed = next(((name, suffix) for magic, (name, suffix) in _COMPRESSIONS.items()
+                   if raw.startswith(magic)), None)
+    if packed is None:
+        return _text_problem(kind, uri, raw, "")
+    name, suffix = packed
+    if not uri.lower().endswith(suffix):
+        return f"looks like {name}-compressed data, but its name does not end in {suffix}"
+    try:
+        with open_maybe_compressed(uri) as f:
+            head = f.read(HEAD_BYTES)
+    except Exception:  # noqa: BLE001 - the reader meets the same failure: reader_error
+        return None
+    return _text_problem(kind, uri, head, f"{name}-compressed ")
+
+
+def _looks(raw: bytes, uri: str, otherwise: str) -> str:
+    """What a file that is not Parquet looks like, for the parquet kind."""
+    packed = next((name for magic, (name, _) in _COMPRESSIONS.items() if raw.startswith(magic)),
+                  None)
+    if packed:
+        return f"looks like {packed}-compressed data; Parquet is read uncompressed"
+    return _binary_kind(raw, "") or f"looks like text, {otherwise}"
+
+
+def _binary_kind(head: bytes, packed: str) -> str | None:
+    for magic, (what, instead) in _MAGICS.items():
+        if head.startswith(magic):
+            return f"looks like {_a(packed, what)}; {instead}"
+    if _HTML.match(head.removeprefix(b"\xef\xbb\xbf")):
+        return f"looks like {_a(packed, 'an HTML page')}; web pages go in through warc:"
+    if b"\0" in head and charset.bom_codec(head) is None and not _utf16_like(head):
+        return f"looks like {packed}binary data (NUL bytes in its first {len(head)} bytes)"
+    return None
+
+
+def _a(packed: str, what: str) -> str:
+    """`what` ("a WARC file") with `packed` ("gzip-compressed ") before its noun."""
+    return f"a {packed}{what.split(' ', 1)[1]}" if packed else what
+
+
+def _utf16_like(head: bytes) -> bool:
+    """UTF-16 or UTF-32 text without a byte-order mark: NULs in one byte lane only."""
+    sample = head[:4096]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    return min(even, odd) == 0 and max(even, odd) * 4 > len(sample)
+
+
+def _text_problem(kind: str, uri: str, head: bytes, packed: str) -> str | None:
+    """The wrong-kind detail for the (decompressed) start of a text reader's input."""
+    found = _binary_kind(head, packed)
+    if found:
+        return found
+    complete = len(head) < HEAD_BYTES
+    text = head.decode(charset.sniff(head, complete=complete), errors="replace").lstrip("\ufeff")
+    suffix = data_suffix(uri)
+    if kind == "jsonl" or (kind in ("books", "forums") and suffix == ".jsonl"):
+        return _jsonl_problem(kind, text, complete)
+    if kind in ("books", "forums") and suffix == ".json":
+        first = text.lstrip()[:1]
+        return None if first in ("{", "[", "") else \
+            f"looks like {packed}plain text, not JSON (it starts with {first!r})"
+    if kind == "news" and not _NEWS_DOC.search(text) and (complete or len(text) > 1000):
+        what = "JSON" if text.lstrip()[:1] in ("{", "[") else "plain text"
+        return f"looks like {packed}{what}, not <doc> news (no <doc> tag in its first " \
+               f"{len(head)} bytes)"
+    return None
+
+
+def _jsonl_problem(kind: str, text: str, complete: bool) -> str | None:
+    """Why text whose first non-blank line is not one JSON record is not JSON Lines; a first
+    line that starts like JSON but does not parse is left to the reader (malformed_record)."""
+    lines = text.split("\n")
+    n, line = next(((i, ln) for i, ln in enumerate(lines, 1) if ln.strip()), (0, ""))
+    if not line or (n == len(lines) and not complete):
+        return None  # nothing, or a first record longer than the head: the reader judges
+    body = line.strip()
+    try:
+        value = json.loads(body, strict=False)
+    except ValueError:
+        if body in ("[", "{"):
+            return f"looks like a JSON document spread over lines (line {n} is {body!r}), " \
+                   "not JSON Lines"
+        if body[:1] in ("{", "["):
+            return None
+        return f"looks like plain text, not JSON Lines (line {n} is not JSON)"
+    wanted = {"jsonl": (dict,), "forums": (dict, list)}.get(kind)
+    if wanted and not isinstance(value, wanted):
+        return f"looks like JSON Lines of {type(value).__name__} values, not of objects " \
+               f"(line {n})"
+    return None
 
 
 def check_tallies(tallies: Iterable[Mapping]) -> None:

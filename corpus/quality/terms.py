@@ -36,7 +36,8 @@ def load_terms(value: Any, base_dir: Path, where: str) -> Terms:
     """Terms from an inline list (`[a, b, "re:..."]`), an inline mapping (`{term: weight}`) or a
     path to a text file relative to `base_dir`.
 
-    File format: one term per line, UTF-8; blank lines and lines starting with `#` are ignored;
+    File format: one term per line (a line ends at a line feed; U+2028 and the like are part
+    of a term), UTF-8; blank lines and lines starting with `#` are ignored;
     `[weight N]` sets the weight of the terms after it (default 1); `re:PATTERN` is a regular
     expression, anything else a literal. Matching is against lowercased text, so literals are
     lowercased here and patterns should be written in lower case. A pattern that starts with a
@@ -48,7 +49,7 @@ def load_terms(value: Any, base_dir: Path, where: str) -> Terms:
         key = str(path)
         if key not in _TERMS_CACHE:
             try:
-                lines = path.read_text(encoding="utf-8").splitlines()
+                lines = path.read_text(encoding="utf-8").split("\n")
             except OSError as e:
                 raise ConfigError(f"{where}: cannot read word list {value!r} ({path}): "
                                   f"{e.strerror}") from None

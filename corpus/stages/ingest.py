@@ -1,5 +1,7 @@
 """ingest: every input file read on an executor of its own (one task per file, records
-streamed) into outcome rows (corpus.ingest)."""
+streamed) into outcome rows (corpus.ingest). reports/ingest.json lists, per file, the records
+its reader's independent count saw and the outcomes it emitted (checked equal before the
+commit)."""
 
 from __future__ import annotations
 
@@ -23,15 +25,21 @@ def body(ctx) -> StageResult:
 
     files = ctx.files
     tasks = ctx.spark.sparkContext.parallelize([(f.kind, f.uri) for f in files], max(1, len(files)))
+    report: dict = {"files": []}
     return StageResult(ctx.spark.createDataFrame(tasks, "kind string, uri string"),
-                       per_batch=read_files, schema=OUTCOME_SCHEMA, check=check)
+                       per_batch=read_files, schema=OUTCOME_SCHEMA, report=report,
+                       check=lambda c, notes: check(c, notes, report))
 
 
-def check(ctx, notes: list[str]) -> None:
-    """Every file's outcomes match its reader's own count; no two documents share an id."""
+def check(ctx, notes: list[str], report: dict) -> None:
+    """Every file's outcomes match its reader's own count; no two documents share an id. The
+    report lists each file's count and outcomes (reports/ingest.json)."""
     from corpus.ingest.checks import check_tallies, check_unique_ids
 
-    check_tallies(json.loads(n) for n in notes)
+    tallies = sorted((json.loads(n) for n in notes), key=lambda t: t["uri"])
+    report["files"] = [{k: t.get(k) for k in ("uri", "records", "outcomes", "exact", "whole_file", "error")}
+                       for t in tallies]
+    check_tallies(tallies)
     staged = [ctx.run.spark_uri(ctx.run.staging(ctx.stage, name)) for name in ("docs", "dropped")]
     check_unique_ids(ctx.spark.read.parquet(*staged).select("id", "locator"))
 
