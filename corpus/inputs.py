@@ -2,7 +2,7 @@
 
 A URI may be a file, a folder (searched recursively), a glob, or a Common Crawl
 `*.paths.gz` listing, on any filesystem fsspec can open. A bare path ending in `.warc.gz`,
-`.warc`, `.wet.gz` (or a `warc.paths.gz`/`wet.paths.gz` listing) needs no KIND.
+`.warc`, `.arc.gz`, `.arc`, `.wet.gz` (or a `warc.paths.gz`/`wet.paths.gz` listing) needs no KIND.
 
 Every listed URI is normalized (see `normalize_uri`), because document ids derive from it:
 the same file named twice (two specs, a folder and a file in it, `a/x/../x/f`) is listed
@@ -23,6 +23,7 @@ from corpus.io import fsspec_uri
 
 KINDS = ("warc", "wet", "books", "news", "forums", "jsonl", "parquet")
 _SUFFIX_KINDS = ((".wet.gz", "wet"), (".wet", "wet"), (".warc.gz", "warc"), (".warc", "warc"),
+                 (".arc.gz", "warc"), (".arc", "warc"),  # the WARC reader reads ARC files too
                  ("wet.paths.gz", "wet"), ("warc.paths.gz", "warc"))
 # Files a folder listing skips: hidden files, Spark/Hadoop bookkeeping, checksums.
 _SKIP_PREFIXES = (".", "_")

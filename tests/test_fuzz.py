@@ -95,3 +95,22 @@ def test_fifty_megabyte_record_and_empty_file(tmp_path):
         (tmp_path / name).write_bytes(data)
         rows = list(read_input("warc", str(tmp_path / name), {}))
         assert [r["reason"] for r in rows] == [reason]
+
+
+@pytest.mark.slow  # about 40 s: bench/fuzz_ingest.py's default run
+def test_the_fuzz_benchmark_finds_no_crash_hang_or_mismatch():
+    """2,000 seeded damaged WARCs (bench/fuzz_ingest.py): the reader never crashes or hangs,
+    and every file's outcomes match its independent count."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run([sys.executable, "bench/fuzz_ingest.py", "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    total = result["by_mutation"]["total"]
+    assert {k: total[k] for k in ("cases", "crashes", "hangs", "mismatches")} == \
+        {"cases": 2000, "crashes": 0, "hangs": 0, "mismatches": 0}, result["findings"]

@@ -29,7 +29,7 @@ _COMPRESSIONS = {b"\x1f\x8b": ("gzip", ".gz"), b"BZh": ("bzip2", ".bz2"),
                  b"\xfd7zXZ\x00": ("xz", ".xz"), b"\x28\xb5\x2f\xfd": ("zstd", ".zst")}
 # magic -> (what a file starting with it looks like, what to do instead)
 _MAGICS = {b"WARC/": ("a WARC file", "use warc: (or wet:)"),
-           b"filedesc://": ("an ARC file", "convert it to WARC and use warc:"),
+           b"filedesc://": ("an ARC file", "use warc:"),
            b"PAR1": ("a Parquet file", "use parquet:"),
            b"PK\x03\x04": ("a ZIP archive", "unpack it first"),
            b"PK\x05\x06": ("a ZIP archive", "unpack it first"),

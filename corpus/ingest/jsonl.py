@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from typing import Iterator, Mapping
 
 from corpus.config import defaults
@@ -28,7 +29,7 @@ def iter_json_lines(uri: str) -> Iterator[tuple[int, object, tuple[str, str] | N
                 yield n, None, ("empty_text", "blank line")
                 continue
             try:
-                yield n, json.loads(line, strict=False), None
+                yield n, without_lone_surrogates(line, json.loads(line, strict=False)), None
             except ValueError as e:
                 yield n, None, ("malformed_record", f"line {n}: {e}")
 
@@ -38,10 +39,31 @@ def load_json(uri: str, source: str) -> tuple[object, dict | None]:
     with open_maybe_compressed(uri) as f:
         text, encoding, _ = decode_bytes(f.read())
     try:
-        return json.loads(text, strict=False), None
+        return without_lone_surrogates(text, json.loads(text, strict=False)), None
     except ValueError as e:
         return None, outcome(source, uri, reason="malformed_record",
                              detail=f"{encoding}: {e}")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def without_lone_surrogates(raw: str, value):
+    """`value` (parsed from `raw`) with every lone surrogate in its strings (a `\\ud800`
+    escape with no partner, which UTF-8 cannot hold) replaced by U+FFFD; `raw` is searched
+    first, so values without such an escape are returned as they are."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return value
+
+    def fix(v):
+        if isinstance(v, str):
+            return v.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {fix(k): fix(x) for k, x in v.items()}
+        return v
+    return fix(value)
 
 
 def scalar_meta(record: Mapping, skip: set) -> dict[str, str]:

@@ -3,8 +3,15 @@
 Records stream from a seekable file (never a whole WARC in memory). FastWARC reads by
 default and warcio takes over where FastWARC refuses a position (`bench/ingest.py` measures
 both). When both fail, the reader resynchronises on the next gzip member (or `WARC/` line)
-that holds a readable record, and reports the bytes it skipped as an `unreadable` outcome.
-A record cut short by the end of the file keeps what was read (meta `truncated`).
+that holds a readable record; the bytes it skipped become a `bad_warc_record` drop for each
+record the accounting walk frames in them (an unknown WARC version, say), else one
+`unreadable` outcome.
+A record cut short by the end of the file keeps what was read (meta `truncated`) once its
+HTTP headers and some body were read; cut earlier it is a `truncated` drop, cut inside its
+WARC header a `bad_warc_header` drop. A response record without HTTP headers (a bare body) is
+read as a 200 whose type is the record's Content-Type (meta `no_http_headers`). ARC files
+(`filedesc://` first) are handed to `corpus.ingest.arc`; in a WAT file (JSON metadata
+records) each metadata record is a `record_metadata` drop whose detail names the file.
 
 Ids come from the position: `URI@offset`, or `URI#record=N` in a single gzip stream (the
 WARC-Record-ID stays in meta `warc_record_id`; copies of a file share those). Accounting
@@ -23,7 +30,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Mapping
 
 from corpus.io import open_binary
-from corpus.ingest import charset, http
+from corpus.ingest import arc, charset, http
 from corpus.schema import outcome
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -87,6 +94,23 @@ def read_warc(uri: str, cfg: Mapping) -> Iterator[dict]:
     first = cfg.get("reader", "fastwarc")
     order = [first] + [b for b in BACKENDS if b != first]
     with open_binary(uri) as f:
+        head = _head(f)
+        if arc.is_arc(head):
+            yield from arc.read_arc(uri, cfg)
+            return
+        wat = _wat(uri, head)
+    rows = _read_warc(uri, cfg, cap, order)
+    if wat is None:
+        yield from rows
+        return
+    for row in rows:  # a WAT file: each metadata record dropped, saying why
+        if row["reason"] == "record_metadata":
+            row["detail"] = wat
+        yield row
+
+
+def _read_warc(uri: str, cfg: Mapping, cap: int, order: list[str]) -> Iterator[dict]:
+    with open_binary(uri) as f:
         size = f.seek(0, io.SEEK_END)
         if _single_gzip_stream(f, size):
             yield from _read_stream(f, uri, cfg, cap)
@@ -112,8 +136,41 @@ def read_warc(uri: str, cfg: Mapping) -> Iterator[dict]:
             if error is None and end is None and nxt >= size:
                 return  # a last record cut short by the end of the file: kept as truncated
             start = marker if marker < nxt else after
-            yield _unreadable(uri, start, nxt, error or "unparseable bytes after a record")
+            yield from _skipped(f, uri, start, nxt, error or "unparseable bytes after a record")
             pos = nxt
+
+
+def _head(f: BinaryIO, n: int = 1 << 16) -> bytes:
+    """The first `n` bytes of the file, gunzipped across members where it is gzip (as far as
+    they decompress)."""
+    f.seek(0)
+    raw = f.read(n)
+    f.seek(0)
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    out, rest = b"", raw
+    try:
+        while rest.startswith(GZIP_MAGIC) and len(out) < n:
+            d = zlib.decompressobj(31)
+            out += d.decompress(rest, n)
+            rest = d.unused_data
+    except zlib.error:
+        pass
+    return out
+
+
+_WAT_RECORD = re.compile(
+    rb"WARC-Type: *metadata\r?\n(?:[^\r\n]+\r?\n)*?Content-Type: *application/json", re.I)
+
+
+def _wat(uri: str, head: bytes) -> str | None:
+    """Why the file is a WAT file (JSON metadata records, no pages), which is not read."""
+    name = uri.lower().rsplit("/", 1)[-1]
+    if name.endswith((".wat.gz", ".wat")) or (_WAT_RECORD.search(head) and b"WARC-Type: response"
+                                              not in head and b"WARC-Type: conversion" not in head):
+        return (f"WAT file {uri}: its JSON metadata records are not supported; read the "
+                "matching WARC (warc:) or WET (wet:) file")
+    return None
 
 
 def _single_gzip_stream(f: BinaryIO, size: int) -> bool:
@@ -226,6 +283,26 @@ def _readable_at(f: BinaryIO, offset: int, cap: int) -> bool:
     return False
 
 
+def _skipped(f: BinaryIO, uri: str, start: int, end: int, detail: str) -> Iterator[dict]:
+    """The outcomes of bytes no backend could read: one `bad_warc_record` per record that the
+    accounting walk frames in them (a header with a Content-Length, e.g. an unknown WARC
+    version), or one `unreadable` range where it frames none."""
+    framed = 0
+    if end - start <= _MAX_SKIPPED_FRAMING:
+        f.seek(start)
+        framed, _ = _count_warc(io.BytesIO(f.read(end - start)))
+    if not framed:
+        yield _unreadable(uri, start, end, detail)
+        return
+    for k in range(framed):
+        yield outcome("web", f"{uri}@{start}" + (f"#{k}" if k else ""), reason="bad_warc_record",
+                      detail=f"record {k + 1} of {framed} framed in bytes {start}-{end}: {detail}",
+                      meta={"offset": start, "end": end})
+
+
+_MAX_SKIPPED_FRAMING = 64 << 20  # larger unreadable ranges are not walked for records
+
+
 def _unreadable(uri: str, start: int, end: int, detail: str) -> dict:
     return outcome("web", f"{uri}@{start}", reason="unreadable",
                    detail=f"bytes {start}-{end}: {detail}", meta={"offset": start, "end": end})
@@ -242,18 +319,25 @@ def count_records(uri: str, cfg: Mapping) -> tuple[int, bool]:
     frame, it stops and the count is a lower bound (exact False); where decompression fails,
     the last record framed is not counted (a gzip member's checksum is checked only at its
     end, so that record may be made of corrupt bytes)."""
-    n = 0
     with open_binary(uri) as raw:
-        zipped = raw.read(3) == GZIP_MAGIC
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if zipped else raw
-        try:
-            while (length := _next_content_length(stream)) is not None:
-                if length < 0 or _skip(stream, length) < length:
-                    return n, False
-                n += 1
-        except (OSError, EOFError, zlib.error):
-            return max(n - 1, 0), False
+        if arc.is_arc(_head(raw)):
+            return arc.count_records(uri, cfg)
+        return _count_warc(raw)
+
+
+def _count_warc(raw: BinaryIO) -> tuple[int, bool]:
+    n = 0
+    raw.seek(0)
+    zipped = raw.read(3) == GZIP_MAGIC
+    raw.seek(0)
+    stream = gzip.GzipFile(fileobj=raw) if zipped else raw
+    try:
+        while (length := _next_content_length(stream)) is not None:
+            if length < 0 or _skip(stream, length) < length:
+                return n, False
+            n += 1
+    except (OSError, EOFError, zlib.error):
+        return max(n - 1, 0), False
     return n, True
 
 
@@ -305,7 +389,8 @@ def record_outcome(raw: RawRecord, locator: str, cfg: Mapping) -> dict:
         return outcome("web", locator, reason=reason, detail=detail, **base)
 
     if "content-length" not in h:
-        return drop("bad_warc_header", "no Content-Length")
+        return drop("bad_warc_header", "no Content-Length (a record header cut short by the "
+                    "end of the file, or a malformed one)")
     if raw.too_large:
         return drop("too_large", f"{raw.declared_length} bytes > {len(raw.block)}")
     if raw.type == "conversion":
@@ -318,12 +403,22 @@ def record_outcome(raw: RawRecord, locator: str, cfg: Mapping) -> dict:
                     raw.type or None)
     if (url or "").startswith("dns:") or "text/dns" in h.get("content-type", ""):
         return drop("dns")
-    if "application/http" not in h.get("content-type", "application/http"):
-        return drop("not_http", h.get("content-type"))
-    status, headers, body = parse_http_response(raw.block)
-    if status is None:
-        return drop("bad_http", "unparseable HTTP status line")
-    meta["http_status"] = status
+    wctype = h.get("content-type", "application/http")
+    start = raw.block.lstrip()[:5].upper()
+    if not start.startswith(b"HTTP/") and ("application/http" not in wctype
+                                           or start.startswith(b"<")):
+        # a bare body (no HTTP headers): its type is the record's Content-Type, or sniffed
+        meta["no_http_headers"] = 1
+        status, body = 200, raw.block
+        headers = {} if "application/http" in wctype else {"content-type": wctype}
+    else:
+        status, headers, body = parse_http_response(raw.block)
+        if status is None:
+            return drop("bad_http", "unparseable HTTP status line")
+        meta["http_status"] = status
+    if raw.truncated and not body:
+        return drop("truncated", f"cut short by the end of the file after {len(raw.block)} of "
+                    f"{raw.declared_length} bytes, before the HTTP body")
     if 300 <= status < 400:
         return drop("redirect", headers.get("location"))
     if status != 200:
