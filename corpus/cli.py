@@ -88,6 +88,17 @@ def config_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `corpus` command. Called with `argv` (tests, other Python code) it returns the exit
+    status; called without, as the console script is, it ends the process through the ordered
+    shutdown of `corpus.spark.run_and_exit` (Spark stopped, output flushed, real status)."""
+    if argv is not None:
+        return _main(argv)
+    from corpus.spark import run_and_exit
+
+    run_and_exit(_main)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="corpus", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run pipeline stages over inputs into a run directory")
@@ -126,4 +137,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()  # leaves the process itself, with the command's status

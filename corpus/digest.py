@@ -42,7 +42,7 @@ def run_digests(run: RunDir, ignore: Callable[[str], tuple[str, ...]] = lambda r
             tables = []
             for f in (f for f in files if f["path"].endswith(".parquet")):
                 with run.fs.open(run.path(f["path"]), "rb") as fh:
-                    tables.append(pq.read_table(fh))
+                    tables.append(pq.ParquetFile(fh).read())  # no async reader threads (see corpus.spark.exit_process)
             rel = run.stage_dirs(stage)[name]
             out[rel] = rows_digest(pa.concat_tables(tables), ignore(rel))
     return out

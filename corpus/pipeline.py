@@ -354,7 +354,7 @@ def read_funnel(run: RunDir) -> list[dict]:
     for stage, entry in run.manifest()["stages"].items():
         if "ledger" in entry.get("outputs", {}):
             with run.fs.open(run.path(run.stage_dirs(stage)["ledger"]), "rb") as f:
-                rows += pq.read_table(f).to_pylist()
+                rows += pq.ParquetFile(f).read().to_pylist()  # no async reader threads left at exit
     return funnel(rows, list(STAGES))
 
 

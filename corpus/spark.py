@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
-from typing import Mapping
+import traceback
+from typing import Callable, Mapping, NoReturn
 
 import pyarrow as pa
 
@@ -53,3 +55,71 @@ def spark_schema(schema: pa.Schema):
     from pyspark.sql.pandas.types import from_arrow_schema
 
     return from_arrow_schema(schema)
+
+
+# --- leaving the process ---------------------------------------------------------------------
+
+def run_and_exit(command: Callable[[], int]) -> NoReturn:
+    """Run a command-line entry (`corpus`, jobs/*.py) and leave the process with its status:
+    0, 2 for a user error, 1 for an uncaught exception (traceback printed), 130 on Ctrl-C, and
+    argparse's own status for usage errors and --help. See `exit_process` for why."""
+    try:
+        status = command()
+    except SystemExit as e:  # argparse, or sys.exit() inside the command
+        status = _system_exit_status(e)
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    exit_process(status)
+
+
+def exit_process(status: int) -> NoReturn:
+    """Leave the driver process with `status`, in order, after everything is committed: stop
+    the Spark session (if one was started), run the atexit handlers, flush stdout and stderr,
+    then `os._exit` without interpreter finalization.
+
+    Why: pyarrow finishes the tail of a read (its futures, the Python buffers of a file read
+    through fsspec) on its own C++ pool threads. When such a thread releases a Python buffer
+    after Py_FinalizeEx has begun, CPython ends the thread with pthread_exit while it waits for
+    the GIL; that unwinds through a noexcept C++ destructor and the C++ runtime aborts with
+    `terminate called without an active exception` (exit 134) after a successful run
+    (issue 13). No interpreter finalization, no such race; the status is the real one."""
+    try:
+        stop_session()
+    except Exception as e:  # the work is committed: say so, keep the status
+        print(f"corpus: warning: stopping Spark failed: {e!r}", file=sys.stderr)
+    try:
+        atexit._run_exitfuncs()  # what a normal exit runs first (py4j, pyarrow.fs, logging)
+    except Exception:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(status)
+
+
+def stop_session() -> None:
+    """Stop the driver's SparkSession/SparkContext, if this process started one."""
+    if "pyspark" not in sys.modules:  # never started: do not import it (and a JVM) to stop it
+        return
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    session = SparkSession._instantiatedSession
+    if session is not None:
+        session.stop()
+    elif SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+
+
+def _system_exit_status(e: SystemExit) -> int:
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code
+    print(e.code, file=sys.stderr)
+    return 1

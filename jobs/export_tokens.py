@@ -4,11 +4,11 @@
 """
 
 import argparse
-import sys
 
+from corpus.spark import run_and_exit  # stop Spark, flush, exit with the status
 from corpus.tokens.cli import add_arguments, run_job
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="jobs/export_tokens.py", description=__doc__.splitlines()[0])
     add_arguments(parser, "tokens.seq_len=4096")
-    sys.exit(run_job(parser.parse_args(), "tokens"))
+    run_and_exit(lambda: run_job(parser.parse_args(), "tokens"))

@@ -32,7 +32,7 @@ _KEY_SPACE = 1 << 31
 def stage_chars(run: RunDir, stage: str) -> int:
     """Characters kept by a committed stage, from its ledger."""
     with run.fs.open(run.path(run.stage_dirs(stage)["ledger"]), "rb") as f:
-        rows = pq.read_table(f).to_pylist()
+        rows = pq.ParquetFile(f).read().to_pylist()
     return sum(r["chars_kept"] for r in rows if r["reason"] is None)
 
 
