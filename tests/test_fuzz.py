@@ -46,6 +46,7 @@ def assert_kept(expected, rows):
     assert not missing, f"lost readable records: {list(missing)[:3]}"
 
 
+@pytest.mark.slow  # many trials over real WARCs (the fuzz tier)
 @pytest.mark.parametrize("path", WARCS, ids=lambda p: p.name)
 def test_truncation(tmp_path, path):
     data, recs, rng = path.read_bytes(), members(path), random.Random(1)
@@ -55,6 +56,7 @@ def test_truncation(tmp_path, path):
         assert_kept([sig for s, e, sig in recs if e <= cut], rows)
 
 
+@pytest.mark.slow  # many trials over real WARCs (the fuzz tier)
 @pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
 @pytest.mark.parametrize("path", WARCS, ids=lambda p: p.name)
 def test_flipped_bytes(tmp_path, path, reader):
@@ -69,6 +71,7 @@ def test_flipped_bytes(tmp_path, path, reader):
         assert_kept(untouched, rows)
 
 
+@pytest.mark.slow  # many trials over real WARCs (the fuzz tier)
 @pytest.mark.parametrize("path", WARCS, ids=lambda p: p.name)
 def test_garbage_between_records(tmp_path, path):
     data, recs, rng = path.read_bytes(), members(path), random.Random(3)
