@@ -93,12 +93,15 @@ def shard_bounds(hist: Mapping[str, Mapping[int, int]], shard_size: int, bits: i
     return out
 
 
-def mix_summary(before: Mapping[str, int], target: Mapping[str, float],
+def mix_summary(before: Mapping[str, int], target: Mapping[str, float], planned: Mapping[str, float],
                 after: Mapping[str, int]) -> dict:
-    """Effective number of cells before and after, and KL(realised || target)."""
+    """Effective number of cells before and after, and KL(realised || target) and
+    KL(realised || planned)."""
+    emitted = sum(after.values())
     return {"effective_cells_before": effective_topics(before) if sum(before.values()) else 0.0,
-            "effective_cells_after": effective_topics(after) if sum(after.values()) else 0.0,
-            "kl_realised_target": kl(after, target) if sum(after.values()) else 0.0}
+            "effective_cells_after": effective_topics(after) if emitted else 0.0,
+            "kl_realised_target": kl(after, target) if emitted else 0.0,
+            "kl_realised_planned": kl(after, planned) if emitted else 0.0}
 
 
 def total_variation(shard: Mapping[str, int], overall: Mapping[str, int]) -> float:

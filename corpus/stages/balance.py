@@ -126,10 +126,8 @@ def _report(p: Mapping, before: Mapping, mix: Mapping, shards: Mapping) -> dict:
                       "repeat_factor": a.get("size", 0) / size if size else 0.0,
                       "docs_kept": a.get("docs_kept", 0), "docs_dropped": a.get("docs_dropped", 0),
                       "rows": a.get("rows", 0)})
-    summary = mix_summary({c: before[c][0] for c in before}, mix["shares"],
+    summary = mix_summary({c: before[c][0] for c in before}, mix["shares"], mix["planned"],
                           {c: a["size"] for c, a in after.items()})
-    summary["kl_realised_planned"] = mix_summary({}, mix["planned"],
-                                                 {c: a["size"] for c, a in after.items()})["kl_realised_target"]
     return {"format": FORMAT, "unit": p["unit"], "seed": p["seed"], "alpha": p["alpha"],
             "max_repeat": p["max_repeat"], "languages": p.get("languages") or {},
             "shares": p.get("shares") or {}, "shard_size": p["shard_size"],
