@@ -190,3 +190,18 @@ def test_files_of_the_right_kind_are_still_read(tmp_path):
     bad_first = tmp_path / "bad.jsonl"  # a JSON record that does not parse: only it is dropped
     bad_first.write_bytes(b'{"text": "a"\n{"text": "b"}\n')
     assert [r["reason"] for r in read_input("jsonl", str(bad_first), {})] == ["malformed_record", None]
+
+
+def test_http_header_lines_end_only_at_line_feeds():
+    from corpus.ingest.warc import parse_http_response
+
+    block = b"HTTP/1.1 200 OK\r\nX-Title: a\x85b\x0cc\x1ed\r\nContent-Type: text/html\r\n\r\n<p>x</p>"
+    status, headers, body = parse_http_response(block)
+    assert status == 200 and headers["x-title"] == "a\x85b\x0cc\x1ed" and body == b"<p>x</p>"
+    assert headers["content-type"] == "text/html"
+
+
+def test_extracted_text_breaks_lines_only_at_line_ends():
+    from corpus.ingest.extract import _tidy
+
+    assert _tidy("one\u2028two\x0bthree\n\n four \r\nfive") == "one two three\nfour\nfive"

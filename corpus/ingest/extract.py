@@ -114,7 +114,7 @@ def _collapse(text: str) -> str:
 
 def _tidy(text: str) -> str:
     """One stripped, whitespace-collapsed line per block, no empty lines."""
-    return "\n".join(line for line in map(_collapse, text.splitlines()) if line)
+    return "\n".join(line for line in map(_collapse, text.replace("\r", "\n").split("\n")) if line)
 
 
 def _title(tree: HTMLTree) -> str | None:

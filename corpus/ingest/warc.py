@@ -453,7 +453,7 @@ def parse_http_response(block: bytes) -> tuple[int | None, dict[str, str], bytes
         end, sep = block.find(b"\n\n"), 2
     if end < 0:
         end, sep = len(block), 0
-    lines = block[:end].decode("latin-1").splitlines()
+    lines = [line.rstrip("\r") for line in block[:end].decode("latin-1").split("\n")]  # \x85, \x0b... stay in values
     if not lines or not lines[0].upper().startswith("HTTP/"):
         return None, {}, b""
     parts = lines[0].split(None, 2)
