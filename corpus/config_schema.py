@@ -382,6 +382,7 @@ SCHEMA = Section({
             "max_bucket": Int(lo=1),
         }, rule=_simhash),
         "checkpoint_dir": Str(nullable=True),
+        "driver_edges": Int(lo=0),
         "report_top_clusters": Int(lo=0),
         "report_examples": Int(lo=0),
     }),

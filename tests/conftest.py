@@ -27,6 +27,13 @@ def shared():
     return SHARED
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory):
+    """The user cache (decontamination indexes) of this test session: a folder of its own."""
+    os.environ["CORPUS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    return os.environ["CORPUS_CACHE_DIR"]
+
+
 @pytest.fixture(scope="session")
 def spark():
     from corpus.config import load_config

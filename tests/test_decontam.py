@@ -365,7 +365,7 @@ def test_stage_on_spark(spark, shared, tmp_path):
     src = tmp_path / "docs.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     run = tmp_path / "run"
-    cfg = load_config(overrides=["decontaminate.report_examples=1"])
+    cfg = load_config(overrides=["decontaminate.report_examples=1", f"decontaminate.index_dir={tmp_path}/idx"])
     funnel = pipeline.run_pipeline(str(run), [f"jsonl:{src}"], cfg)
     m = json.loads((run / "manifest.json").read_text())["stages"]
     d = m["decontaminate"]
@@ -381,7 +381,7 @@ def test_stage_on_spark(spark, shared, tmp_path):
     assert report["docs_contaminated"] == report["docs_dropped"] == 2 and report["index"]["built"]
     assert by_name["c3"]["docs_hit"] == 1 and by_name["c3"]["items_hit"] >= 1 and by_name["cmmlu"]["docs_hit"] == 0
     assert by_name["gsm8k"]["examples"][0]["item"] == gsm.item_id and by_name["bustm"]["items_too_short"] == 26
-    assert (run / "index" / "decontaminate" / report["index"]["version"] / "ngrams.npy").exists()
+    assert (tmp_path / "idx" / report["index"]["version"] / "ngrams.npy").exists()
     assert [s for s in funnel if s["stage"] == "decontaminate"]
     first = (run / "decontaminate" / "part-00000.parquet").read_bytes()
 
@@ -418,7 +418,8 @@ def test_report_and_notebook_helpers(tmp_path):
     owners = item_keys.owners(np.unique(find_matches(["子曰：学而时习之，不亦说乎？有朋自远方来，不亦乐乎？"], index).key))
     example = {"benchmark": "a", "item": "a.jsonl:0", "ngram": "学而时习之", "before": "<子曰>", "after": "。",
                "doc_id": "f" * 32, "source": "books", "action": "dropped"}
-    report = summarize(info, owners, item_keys, 10, s, {"a": 1}, {"dropped": 1}, [example])
+    items_hit = {i for lst in owners.values() for i in lst}
+    report = summarize(info, items_hit, item_keys, 10, s, {"a": 1}, {"dropped": 1}, [example])
     bench = di.benchmark_frame(report)
     assert bench.loc["a"].to_dict() == {"lang": "zh", "files": 1, "items": 3, "matched_whole": 1, "too_short": 1,
                                         "items_hit": 1, "items_hit_share": 1 / 3, "docs_hit": 1}

@@ -343,6 +343,10 @@ def test_connected_components_small_graphs(spark):
     # the result depends on the edge set only, not on order or direction
     flipped = [(b, a) for a, b in reversed(edges)]
     assert _components(spark, flipped) == got
+    # a graph under the driver threshold is solved there, with the same result; one over it is not
+    assert _components(spark, flipped, driver_edges=len(edges)) == got
+    assert _components(spark, edges + [(None, "n1"), ("n2", None)], driver_edges=len(edges) + 2) == \
+        {**got, "n1": "n1", "n2": "n2"}
 
 
 def test_connected_components_long_paths(spark):

@@ -8,7 +8,7 @@ import pytest
 from corpus import pipeline
 from corpus.config import load_config
 from corpus.ingest import read_input, read_input_tallied
-from corpus.ingest.checks import IngestError, check_tallies, check_unique_ids
+from corpus.ingest.checks import IdCheck, IngestError, check_ids, check_tallies
 from corpus.inputs import list_inputs, normalize_uri
 from corpus.stages import STAGES
 
@@ -47,15 +47,37 @@ def test_twin_files_get_distinct_stable_ids(twins):
     assert {dict(r["meta"])["source_id"] for r in rows} == {"x"}  # the data set's own id
 
 
-def test_duplicate_id_names_both_locators(spark):
-    row = lambda loc: ("3f2a", "news", loc)  # noqa: E731
-    df = spark.createDataFrame([row("a/news/part.jsonl#line=3"), row("b/news/part.jsonl#line=3"),
-                                ("77", "news", "c#line=1")],
-                               "id string, source string, locator string")
-    with pytest.raises(IngestError, match="id 3f2a is shared by a/news/part.jsonl#line=3 and "
-                                          "b/news/part.jsonl#line=3$"):
-        check_unique_ids(df)
-    check_unique_ids(df.where("locator like 'b%' or id = '77'"))
+def test_duplicate_id_names_both_locators():
+    row = lambda loc, i="3f2a" + "0" * 28: {"id": i, "locator": loc}  # noqa: E731
+    rows = [row("u#line=1"), row("u#line=3"), row("u#line=2", "77" + "0" * 30), row("u#line=7")]
+    check = IdCheck("u")
+    assert list(check.watch(rows)) == rows
+    assert check.result(lambda: rows) == {"duplicate": {"id": "3f2a" + "0" * 28, "n": 3,
+                                                        "locators": ["u#line=1", "u#line=3"]}}
+    tally = {"uri": "u", **check.result(lambda: rows)}
+    with pytest.raises(IngestError, match=f"id 3f2a0+ is shared by u#line=1 and u#line=3 [(]and 1 more[)]$"):
+        check_ids([tally])
+    with pytest.raises(IngestError, match="id 3f2a occurs 2 times at u#line=1$"):
+        check_ids([{"uri": "u", "duplicate": {"id": "3f2a", "n": 2, "locators": ["u#line=1", "u#line=1"]}}])
+    # 64 bits alike, 128 not: no repeat
+    other = [row("u#line=1", "ab" * 8 + "0" * 16), row("u#line=2", "ab" * 8 + "1" * 16)]
+    check = IdCheck("u")
+    list(check.watch(other))
+    assert check.result(lambda: other) == {}
+    check_ids([{"uri": "u"}, {"uri": "v"}])
+
+
+def test_ids_outside_their_file_and_files_read_twice_fail():
+    check = IdCheck("s3://b/a.jsonl")
+    list(check.watch([{"id": "0" * 32, "locator": "s3://b/a.jsonl#line=1"},
+                      {"id": "1" * 32, "locator": "s3://b/a.jsonl"},
+                      {"id": "2" * 32, "locator": "s3://b/a.jsonl.gz#line=1"}]))
+    tally = {"uri": "s3://b/a.jsonl", **check.result(list)}
+    assert tally["outside"] == "s3://b/a.jsonl.gz#line=1"
+    with pytest.raises(IngestError, match=r"located outside the file [(]s3://b/a.jsonl.gz#line=1[)]"):
+        check_ids([tally])
+    with pytest.raises(IngestError, match="^ingest: u was read twice$"):
+        check_ids([{"uri": "u"}, {"uri": "u"}])
 
 
 def test_tallies(tmp_path):
@@ -103,16 +125,28 @@ def test_faulty_reader_fails_the_ingest_stage(spark, twins, monkeypatch, capsys)
 
 
 def test_duplicate_ids_fail_the_ingest_stage(spark, twins, monkeypatch):
-    """Outcomes that share an id (here: a stage emitting every row twice) never commit."""
+    """A reader giving two records one locator (so one id): the stage fails naming both."""
     real = STAGES["ingest"]
 
-    def doubled(ctx):
-        result = real.body(ctx)
-        read = result.per_batch
-        result.per_batch = lambda bs: (b for batch in read(bs) for b in (batch, batch))
-        return result
+    def one_locator(batches):  # runs on the Python worker: the reader is swapped there
+        from corpus.ingest import jsonl
 
-    monkeypatch.setitem(STAGES, "ingest", dataclasses.replace(real, body=doubled))
-    with pytest.raises(IngestError, match=r"occurs 2 times at .*/a/news/part.jsonl#line=\d$"):
+        read = jsonl.read_jsonl
+        jsonl.read_jsonl = lambda uri, cfg: ({**r, "id": "9" * 32, "locator": f"{uri}#line=1"}
+                                             for r in read(uri, cfg))
+        try:
+            yield from real_files(batches)
+        finally:
+            jsonl.read_jsonl = read
+
+    def stage(ctx):
+        result = real.body(ctx)
+        nonlocal real_files
+        real_files = result.per_batch
+        return dataclasses.replace(result, per_batch=one_locator)
+
+    real_files = None
+    monkeypatch.setitem(STAGES, "ingest", dataclasses.replace(real, body=stage))
+    with pytest.raises(IngestError, match=r"id 9{32} occurs 3 times at .*/a/news/part.jsonl#line=1$"):
         pipeline.run_pipeline(str(twins / "run"), [f"jsonl:{twins}/a"], load_config(),
                               stages=["ingest"])

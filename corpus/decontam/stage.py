@@ -1,17 +1,19 @@
 """The decontaminate stage: documents sharing an n-gram with a registered evaluation set are
 dropped (or have the matches cut out).
 
-Driver: load the registry, build the index (or reuse the one saved for this registry version)
-and broadcast it. Executors, pass 1 (`scan_batch`, every document): the matching windows of
-each document, as three list columns. Driver: the distinct matched keys (few) are resolved to
-benchmark items. Executors, pass 2 (`apply_batch`, matched documents only): drop or cut, with
-the benchmark, item and matched text in `detail` (or in `meta` for a cut document). The
-corpus's n-grams never leave the executor that computed them.
+Driver: load the registry, build the index (or reuse the one saved for this registry version,
+by default in the user's cache) and broadcast it with the item keys. Executors, one pass
+(`decontaminate_task`): each batch is scanned (`scan_batch`: the matching windows of each
+document); matched documents are dropped or cut (`apply_batch`), with the benchmark, item and
+matched text in `detail` (or in `meta` for a cut document); each task ends with a note row
+carrying its part of the report (`TaskReport`), which the driver merges. The corpus's n-grams
+never leave the executor that computed them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.config import ConfigError
-from corpus.outcomes import CHARS_IN
+from corpus.outcomes import CHARS_IN, NOTE_PREFIX
 from corpus.decontam import index as ix
 from corpus.decontam.fold import Tables, tables
 from corpus.decontam.match import attribute, cut, find_matches
@@ -38,6 +40,7 @@ OUTCOME_FIELDS = [pa.field("reason", pa.string()), pa.field("detail", pa.string(
 EXAMPLES_FIELD = pa.field("_examples", pa.list_(pa.struct(
     [(name, pa.string()) for name in ("benchmark", "item", "ngram", "before", "after")])))
 REASON = "contaminated"
+NOTE = NOTE_PREFIX + "report__"  # the reason of a task's report row (corpus.outcomes)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,15 @@ def prepare_index(s: Settings, default_dir: tuple | None = None, log=print):
     return index, item_keys, info
 
 
+def cache_dir() -> tuple:
+    """(filesystem, folder) where indexes are kept when `index_dir` is null: the user's cache,
+    `$CORPUS_CACHE_DIR` or `$XDG_CACHE_HOME/corpus` or `~/.cache/corpus`, under `decontaminate`.
+    An index's folder is named by the registry version, so runs share it safely."""
+    base = os.environ.get("CORPUS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "corpus")
+    return fsspec.filesystem("file"), os.path.join(os.path.abspath(base), "decontaminate")
+
+
 # --- Arrow batch functions -----------------------------------------------------------------
 
 def scan_batch(batch: pa.RecordBatch, index: ix.Index, t: Tables | None = None) -> pa.RecordBatch:
@@ -171,84 +183,132 @@ def apply_batch(batch: pa.RecordBatch, owners: dict[int, list[int]], items: dict
 
 
 def decontaminate_batches(batches: Iterable[pa.RecordBatch], index: ix.Index, item_keys: ix.ItemKeys,
-                          s: Settings) -> Iterable[pa.RecordBatch]:
-    """Both passes over batches in one process, without Spark (the stage runs them as two
-    Spark passes): outcome batches with `_examples`, matched documents after the others of
-    each batch."""
+                          s: Settings, t: Tables | None = None,
+                          items_hit: set | None = None) -> Iterable[pa.RecordBatch]:
+    """Outcome batches with `_examples` (`t`: the fold tables the index was built with):
+    matched documents after the others of each batch. The numbers of the items hit are added
+    to `items_hit`."""
     for batch in batches:
-        scanned = scan_batch(batch, index)
+        scanned = scan_batch(batch, index, t)
         hit = pc.greater(pc.list_value_length(scanned.column("decontam_keys")), 0)
         schema = pa.schema(list(batch.schema) + OUTCOME_FIELDS + [EXAMPLES_FIELD])
         clean = batch.filter(pc.invert(hit))
         nulls = [pa.nulls(clean.num_rows, f.type) for f in list(schema)[len(batch.schema):]]
         yield pa.RecordBatch.from_arrays(clean.columns + nulls, schema=schema)
         matched = scanned.filter(hit)
-        keys = np.array(matched.column("decontam_keys").flatten(), dtype=np.int64).view(U64)
-        owners = item_keys.owners(np.unique(keys))
-        yield apply_batch(matched, owners, item_keys.names(owners), s, schema)
+        if matched.num_rows:
+            keys = np.array(matched.column("decontam_keys").flatten(), dtype=np.int64).view(U64)
+            owners = item_keys.owners(np.unique(keys))
+            if items_hit is not None:
+                items_hit.update(i for lst in owners.values() for i in lst)
+            yield apply_batch(matched, owners, item_keys.names(owners), s, schema)
+
+
+class TaskReport:
+    """What one task's outcomes add to the report: examples rows per benchmark, the first
+    `report_examples` of them by document id, documents dropped and cut, characters cut out,
+    and the items hit. `merge` adds another task's (as `to_json` gave it)."""
+
+    def __init__(self, report_examples: int):
+        self.limit = report_examples
+        self.docs_hit: dict[str, int] = {}
+        self.examples: dict[str, list] = {}
+        self.outcome = {"dropped": 0, "cut": 0, "chars_removed_by_cuts": 0}
+        self.items: set[int] = set()
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Count a batch's matched documents (rows with `_examples`)."""
+        for row in batch.select(["id", "source", "reason", "meta", EXAMPLES_FIELD.name]).to_pylist():
+            if row[EXAMPLES_FIELD.name] is None:  # not matched
+                continue
+            action = "dropped" if row["reason"] else "cut"
+            self.outcome[action] += 1
+            if action == "cut":
+                self.outcome["chars_removed_by_cuts"] += int(dict(row["meta"])["decontam_removed_chars"])
+            for k, e in enumerate(row[EXAMPLES_FIELD.name]):
+                name = e["benchmark"]
+                self.docs_hit[name] = self.docs_hit.get(name, 0) + 1
+                self.examples.setdefault(name, []).append(
+                    [row["id"], k, {"doc_id": row["id"], "source": row["source"], "action": action, **e}])
+            self._trim()
+
+    def merge(self, blob: str) -> None:
+        other = json.loads(blob)
+        for name, n in other["docs_hit"].items():
+            self.docs_hit[name] = self.docs_hit.get(name, 0) + n
+        for name, lst in other["examples"].items():
+            self.examples.setdefault(name, []).extend(lst)
+        for key, n in other["outcome"].items():
+            self.outcome[key] += n
+        self.items.update(other["items"])
+        self._trim()
+
+    def _trim(self) -> None:
+        for name, lst in self.examples.items():
+            lst.sort(key=lambda e: (e[0], e[1]))
+            del lst[self.limit:]
+
+    def to_json(self) -> str:
+        return json.dumps({"docs_hit": self.docs_hit, "examples": self.examples, "outcome": self.outcome,
+                           "items": sorted(self.items)}, ensure_ascii=False)
+
+    def example_list(self) -> list[dict]:
+        return [e[2] for name in sorted(self.examples) for e in self.examples[name]]
+
+
+def decontaminate_task(batches: Iterable[pa.RecordBatch], index: ix.Index, t: Tables,
+                       item_keys: ix.ItemKeys, s: Settings) -> Iterable[pa.RecordBatch]:
+    """One Spark task of the stage: outcome batches (without `_examples`), then a note row
+    (reason `__report__`) carrying the task's part of the report (`TaskReport`)."""
+    part = TaskReport(s.report_examples)
+    schema = None
+    for batch in decontaminate_batches(batches, index, item_keys, s, t, part.items):
+        schema = pa.schema([f for f in batch.schema if f.name != EXAMPLES_FIELD.name])
+        if batch.column(EXAMPLES_FIELD.name).null_count < batch.num_rows:  # matched documents
+            part.add(batch)
+        yield batch.select(schema.names)
+    if schema is not None:
+        note = dict.fromkeys(schema.names, None)
+        note.update(id=NOTE, source=NOTE, locator=NOTE, text="", reason=NOTE, detail=part.to_json())
+        yield pa.RecordBatch.from_pylist([note], schema=schema)
 
 
 # --- on Spark ------------------------------------------------------------------------------
 
-def decontaminate_outcomes_df(spark, docs, docs_in: int, cfg: Mapping, run):
-    """Outcomes (the documents with `reason` and `detail`) and the report."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+def decontaminate_outcomes(spark, docs, docs_in: int, cfg: Mapping):
+    """(per-batch function for `docs`, its outcome schema, the report, check(ctx, notes)):
+    one pass; each task scans, drops or cuts its documents and notes its part of the report,
+    which the check merges."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    from corpus.spark import spark_schema
-
     s = settings(cfg)
-    index, item_keys, info = prepare_index(s, (run.fs, run.path("index", "decontaminate")))
-    bc = spark.sparkContext.broadcast((index, tables()))
-    in_schema = to_arrow_schema(docs.schema)
-    scan_schema = pa.schema(list(in_schema) + HIT_FIELDS)
-    # whole documents, read twice (matched and not): kept on disk, not on the heap
-    scanned = docs.mapInArrow(lambda bs: (scan_batch(b, *bc.value) for b in bs),
-                              spark_schema(scan_schema)).persist(StorageLevel.DISK_ONLY)
-    hit = F.size("decontam_keys") > 0
-    matched = [r[0] for r in scanned.where(hit).select(F.explode("decontam_keys")).distinct().collect()]
-    owners = item_keys.owners(np.array(matched, dtype=np.int64).view(U64))
-    items = item_keys.names(owners)
-    out_schema = pa.schema(list(in_schema) + OUTCOME_FIELDS + [EXAMPLES_FIELD])
-    contaminated = scanned.where(hit).mapInArrow(
-        lambda bs: (apply_batch(b, owners, items, s, out_schema) for b in bs),
-        spark_schema(out_schema)).persist(StorageLevel.MEMORY_AND_DISK)
-    clean = scanned.where(~hit).drop(*[f.name for f in HIT_FIELDS]).select(
-        "*", F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("detail"),
-        F.lit(None).cast("long").alias(CHARS_IN.name))
-    outcomes = clean.unionByName(contaminated.drop(EXAMPLES_FIELD.name))
-    return outcomes, report(contaminated, info, owners, item_keys, docs_in, s)
+    index, item_keys, info = prepare_index(s, cache_dir())
+    bc = spark.sparkContext.broadcast((index, tables(), item_keys))
+    schema = pa.schema(list(to_arrow_schema(docs.schema)) + OUTCOME_FIELDS)
+    report: dict = {}
+
+    def per_batch(batches):
+        return decontaminate_task(batches, *bc.value, s)
+
+    def check(ctx, notes: list[str]) -> None:
+        total = TaskReport(s.report_examples)
+        for blob in notes:
+            total.merge(blob)
+        report.update(summarize(info, total.items, item_keys, docs_in, s, total.docs_hit,
+                                total.outcome, total.example_list()))
+        bc.unpersist()
+
+    return per_batch, schema, report, check
 
 
-def report(contaminated, info: dict, owners: dict[int, list[int]], item_keys: ix.ItemKeys,
-           docs_in: int, s: Settings) -> dict:
-    """Per benchmark: items (matched whole, too short to match), items and documents hit,
-    example matches; overall: documents dropped and cut, the index."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    ex = contaminated.select("id", "source", "reason", F.explode(EXAMPLES_FIELD.name).alias("e"))
-    docs_hit = {r["benchmark"]: r["count"] for r in
-                ex.groupBy(F.col("e.benchmark").alias("benchmark")).count().collect()}
-    picked = (ex.withColumn("k", F.row_number().over(Window.partitionBy(F.col("e.benchmark")).orderBy("id")))
-              .where(F.col("k") <= s.report_examples).orderBy("e.benchmark", "id").collect())
-    outcome = {("dropped" if r["reason"] else "cut"): r["count"]
-               for r in contaminated.groupBy("reason").count().collect()}
-    outcome["chars_removed_by_cuts"] = contaminated.where(F.col("reason").isNull()).select(
-        F.sum(F.col("meta")["decontam_removed_chars"].cast("long"))).first()[0] or 0
-    return summarize(info, owners, item_keys, docs_in, s, docs_hit, outcome,
-                     [{"doc_id": r["id"], "source": r["source"], "action": "dropped" if r["reason"] else "cut",
-                       **r["e"].asDict()} for r in picked])
-
-
-def summarize(info: dict, owners: dict[int, list[int]], item_keys: ix.ItemKeys, docs_in: int,
+def summarize(info: dict, items_hit: Iterable[int], item_keys: ix.ItemKeys, docs_in: int,
               s: Settings, docs_hit: dict[str, int], outcome: dict[str, int], examples: list[dict]) -> dict:
-    """The report from what the passes found (see `report`); `outcome` counts documents
-    dropped and cut and the characters cuts removed."""
+    """The report from what the tasks found: the item numbers hit, examples rows per
+    benchmark (`docs_hit`), `outcome` (documents dropped and cut, the characters cuts
+    removed) and the examples."""
     names = np.array(item_keys.benchmark, dtype=object)
     hit_items = np.zeros(len(names), dtype=bool)
-    hit_items[sorted({i for lst in owners.values() for i in lst})] = True
+    hit_items[sorted(set(items_hit))] = True
     benchmarks = []
     for name, about in info["benchmarks"].items():
         mine = names == name

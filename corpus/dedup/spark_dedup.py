@@ -139,7 +139,7 @@ def _star_round(edges):
 
 
 def connected_components(edges_df, spark=None, checkpoint_dir: str | None = None,
-                         max_iter: int = 50, checkpoint_every: int = 1):
+                         max_iter: int = 50, checkpoint_every: int = 1, driver_edges: int = 0):
     """(id, component) for every id in an edge of `edges_df` (src, dst: string ids; the graph
     is undirected; null ends are ignored, self-loops give singleton components); component is
     the smallest id of the id's connected component.
@@ -152,6 +152,9 @@ def connected_components(edges_df, spark=None, checkpoint_dir: str | None = None
     executor), else `localCheckpoint()` (faster; a lost executor fails the job); rounds in
     between are persisted. Raises RuntimeError when `max_iter` rounds do not converge.
     Deterministic: the result depends only on the edge set.
+    A graph of at most `driver_edges` edges (counted, not collected, first) is solved on the
+    driver instead (`components_of`, union-find; the same result without the rounds' jobs):
+    the driver then holds at most that many edges.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -163,6 +166,9 @@ def connected_components(edges_df, spark=None, checkpoint_dir: str | None = None
                            F.col("dst").cast("string").alias("dst"))
     # the input is read once (it may be an expensive query, e.g. the pair search)
     ends = ends.checkpoint(eager=True) if checkpoint_dir else ends.localCheckpoint(eager=True)
+    if driver_edges and ends.count() <= driver_edges:
+        pairs = [(r.src, r.dst) for r in ends.collect()]
+        return spark.createDataFrame(sorted(components_of(pairs).items()), "id string, component string")
     nodes = (ends.select(F.col("src").alias("id"))
              .unionByName(ends.select(F.col("dst").alias("id")))
              .where(F.col("id").isNotNull()).distinct())
@@ -198,3 +204,25 @@ def connected_components(edges_df, spark=None, checkpoint_dir: str | None = None
     parents = edges.select(F.col("src").alias("id"), F.col("dst").alias("component"))
     return (nodes.join(parents, "id", "left")
             .select("id", F.coalesce("component", "id").alias("component")))
+
+
+def components_of(edges) -> dict[str, str]:
+    """{id: the smallest id of its connected component} for every non-null end of `edges`
+    ((a, b) pairs; self-loops give singletons): union-find, in memory."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        for x in (a, b):
+            if x is not None:
+                parent.setdefault(x, x)
+        if a is not None and b is not None:
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return {x: root(x) for x in parent}

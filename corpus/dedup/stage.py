@@ -62,7 +62,7 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     pairs = found.pairs.persist(StorageLevel.MEMORY_AND_DISK)
     components = connected_components(
         pairs.select(F.col("id_a").alias("src"), F.col("id_b").alias("dst")), spark,
-        cfg.get("checkpoint_dir"))
+        cfg.get("checkpoint_dir"), driver_edges=int(cfg.get("driver_edges", 0)))
     clustered = (components.join(survivors.select("id", "quality_score", "length", "content_key"), "id")
                  .withColumn("near_rep", F.first("id").over(
                      Window.partitionBy("component").orderBy(*_rank_order())))
@@ -100,10 +100,11 @@ def _report(docs, pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -
     from pyspark.sql import functions as F
 
     sizes = (decisions.groupBy("cluster_id").agg(F.count(F.lit(1)).alias("size"))
-             .where(F.col("size") > 1))
+             .where(F.col("size") > 1)).persist()  # clusters, not documents: read twice
     hist = sizes.groupBy("size").count().orderBy("size").collect()
     top = sizes.orderBy(F.col("size").desc(), "cluster_id").limit(
         int(cfg.get("report_top_clusters", 10))).collect()
+    sizes.unpersist()
     clusters = {r.cluster_id: {"cluster_id": r.cluster_id, "size": r.size, "examples": []}
                 for r in top}
     # a few members of each listed cluster (the representative first), then their previews

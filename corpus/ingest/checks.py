@@ -1,5 +1,6 @@
-"""Checks the ingest stage runs before it commits: every document id is unique, and every
-file's outcomes match the units its reader counted independently (`read_input_tallied`).
+"""Checks the ingest stage runs before it commits: every document id is unique (`IdCheck`,
+per file, as the file streams), and every file's outcomes match the units its reader counted
+independently (`read_input_tallied`).
 Before a text reader reads a file, `wrong_kind` checks that the file is of its kind.
 
 Per-file tallies travel with the outcomes from the executors as one extra row per file
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
 from typing import Iterable, Iterator, Mapping
 
+import numpy as np
 import pyarrow as pa
 
-from corpus.ingest import charset, read_input_tallied
+from corpus.ingest import charset, read_input, read_input_tallied
 from corpus.ingest.textfile import data_suffix
 from corpus.io import open_binary, open_maybe_compressed
 from corpus.schema import outcome, to_batches
@@ -44,11 +47,51 @@ class IngestError(StageError):
 
 def tallied_batches(kind: str, uri: str, ingest_cfg: Mapping,
                     max_rows: int) -> Iterator[pa.RecordBatch]:
-    """One file's outcomes as record batches, then the row carrying its tally."""
+    """One file's outcomes as record batches, then the row carrying its tally, which also
+    says whether the file's ids are its own (`IdCheck`)."""
     tally: dict = {}
-    yield from to_batches(read_input_tallied(kind, uri, ingest_cfg, tally), max_rows=max_rows)
+    ids = IdCheck(uri)
+    yield from to_batches(ids.watch(read_input_tallied(kind, uri, ingest_cfg, tally)), max_rows=max_rows)
+    tally.update(ids.result(lambda: read_input(kind, uri, ingest_cfg)))
     yield from to_batches([outcome(TALLY, f"{uri}#tally", reason=TALLY,
                                    detail=json.dumps(tally, sort_keys=True))])
+
+
+class IdCheck:
+    """Ids unique across a run, checked file by file: every outcome's locator lies in its own
+    file (`URI`, `URI#...` or, for WARC records, `URI@offset`), so files, whose normalized URIs
+    differ, cannot share an id, and
+    no id occurs twice within the file (64 bits of each id kept while the file streams: 8
+    bytes per record; a repeat found is confirmed, with its locators, by reading the file again)."""
+
+    def __init__(self, uri: str):
+        self.uri, self.prefixes, self.outside = uri, array("Q"), None
+
+    def watch(self, rows: Iterable[dict]) -> Iterator[dict]:
+        inside = (self.uri + "#", self.uri + "@")
+        for row in rows:
+            loc = row["locator"]
+            if self.outside is None and loc != self.uri and not loc.startswith(inside):
+                self.outside = loc
+            self.prefixes.append(int(row["id"][:16], 16))
+            yield row
+
+    def result(self, reread) -> dict:
+        """{"outside": a locator outside the file} and/or {"duplicate": {"id", "n",
+        "locators"}} for the first id (by value) found more than once; {} when all is well."""
+        out = {"outside": self.outside} if self.outside else {}
+        keys = np.sort(np.frombuffer(self.prefixes, dtype=np.uint64))
+        repeated = set(keys[1:][keys[1:] == keys[:-1]].tolist())
+        if repeated:
+            where: dict[str, list[str]] = {}
+            for row in reread():
+                if int(row["id"][:16], 16) in repeated:
+                    where.setdefault(row["id"], []).append(row["locator"])
+            twice = sorted(i for i, locs in where.items() if len(locs) > 1)
+            if twice:
+                out["duplicate"] = {"id": twice[0], "n": len(where[twice[0]]),
+                                    "locators": sorted(where[twice[0]])[:2]}
+        return out
 
 
 def wrong_kind(kind: str, uri: str) -> str | None:
@@ -177,20 +220,21 @@ def check_tallies(tallies: Iterable[Mapping]) -> None:
                               f"reader emitted outcomes for {units}")
 
 
-def check_unique_ids(outcomes) -> None:
-    """Raise IngestError naming an id that two outcomes share, and two of their locators.
-    Only the id column is shuffled; locators are looked up for a duplicate alone."""
-    from pyspark.sql import functions as F
-
-    dup = (outcomes.groupBy("id").count().where(F.col("count") > 1)
-           .orderBy("id").limit(1).collect())
-    if not dup:
-        return
-    doc_id, n = dup[0]["id"], dup[0]["count"]
-    where = sorted(r["locator"] for r in outcomes.where(F.col("id") == doc_id)
-                   .select("locator").limit(2).collect())
-    if where[0] == where[-1]:  # one unit emitted twice, or one file read twice
-        raise IngestError(f"ingest: document id {doc_id} occurs {n} times at {where[0]}")
-    also = f" (and {n - 2} more)" if n > 2 else ""
-    raise IngestError(f"ingest: document id {doc_id} is shared by {where[0]} and "
-                      f"{where[-1]}{also}")
+def check_ids(tallies: Iterable[Mapping]) -> None:
+    """Raise IngestError naming a file read twice, a locator outside its file, or an id that
+    two outcomes of one file share, with two of their locators (see `IdCheck`)."""
+    seen: set[str] = set()
+    for t in sorted(tallies, key=lambda t: t["uri"]):
+        if t["uri"] in seen:
+            raise IngestError(f"ingest: {t['uri']} was read twice")
+        seen.add(t["uri"])
+        if t.get("outside"):
+            raise IngestError(f"ingest: {t['uri']}: the reader emitted a document located outside "
+                              f"the file ({t['outside']}), so ids could collide across files")
+        if t.get("duplicate"):
+            d = t["duplicate"]
+            a, b = d["locators"][0], d["locators"][-1]
+            if a == b:  # one unit emitted twice
+                raise IngestError(f"ingest: document id {d['id']} occurs {d['n']} times at {a}")
+            also = f" (and {d['n'] - 2} more)" if d["n"] > 2 else ""
+            raise IngestError(f"ingest: document id {d['id']} is shared by {a} and {b}{also}")

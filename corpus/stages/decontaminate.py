@@ -7,12 +7,13 @@ from corpus.stages.base import Stage, StageResult
 
 
 def body(ctx) -> StageResult:
-    from corpus.decontam.stage import decontaminate_outcomes_df
+    from corpus.decontam.stage import decontaminate_outcomes
 
     docs, docs_in = ctx.read("dedup")
-    outcomes, report = decontaminate_outcomes_df(ctx.spark, docs, docs_in,
-                                                 ctx.cfg["decontaminate"], ctx.run)
-    return StageResult(outcomes, docs_in=docs_in, report=report)
+    per_batch, schema, report, check = decontaminate_outcomes(ctx.spark, docs, docs_in,
+                                                              ctx.cfg["decontaminate"])
+    return StageResult(docs, per_batch=per_batch, schema=schema, docs_in=docs_in, report=report,
+                       check=check)
 
 
 def files(cfg) -> list:

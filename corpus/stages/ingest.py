@@ -34,14 +34,13 @@ def body(ctx) -> StageResult:
 def check(ctx, notes: list[str], report: dict) -> None:
     """Every file's outcomes match its reader's own count; no two documents share an id. The
     report lists each file's count and outcomes (reports/ingest.json)."""
-    from corpus.ingest.checks import check_tallies, check_unique_ids
+    from corpus.ingest.checks import check_ids, check_tallies
 
     tallies = sorted((json.loads(n) for n in notes), key=lambda t: t["uri"])
     report["files"] = [{k: t.get(k) for k in ("uri", "records", "outcomes", "exact", "whole_file", "error")}
                        for t in tallies]
+    check_ids(tallies)
     check_tallies(tallies)
-    staged = [ctx.run.spark_uri(ctx.run.staging(ctx.stage, name)) for name in ("docs", "dropped")]
-    check_unique_ids(ctx.spark.read.parquet(*staged).select("id", "locator"))
 
 
 STAGE = Stage(name="ingest", needs=(), config=("inputs", "ingest", "dropped"), body=body,
