@@ -89,10 +89,19 @@ def _expand(uri: str, cc_prefix: str) -> list[str]:
     scheme = uri.split("://", 1)[0] if "://" in uri else None
 
     def as_uri(p: str) -> str:
+        if "://" in p:  # HTTP's paths are whole URLs already
+            return p
         return f"{scheme}://{p}" if scheme and scheme != "file" else p
 
     if path.endswith(".paths.gz"):
         return _read_listing(fs, path, cc_prefix)
+    if scheme in ("http", "https") and not path.endswith("/"):
+        # a file: asking HTTP whether it is a folder would download it to look for links
+        try:
+            fs.info(path)  # HEAD
+        except FileNotFoundError:
+            return []
+        return [uri]
     if any(ch in path for ch in "*?["):
         paths = fs.glob(path)
     elif fs.isdir(path):

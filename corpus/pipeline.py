@@ -13,8 +13,10 @@ stage's wall time in seconds.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Mapping
@@ -114,15 +116,43 @@ def staleness(stage: str, stages: Mapping) -> str | None:
 def run_stage(ctx: StageContext, stage: str, run_id: str, view: Mapping) -> None:
     """Run one stage's body and commit what it returns (the caller decided it must run)."""
     run = ctx.run
-    run.reset(stage)
     ctx.stage = stage
-    committed = run.manifest()["stages"]
-    needs = STAGES[stage].requires(ctx.cfg, committed)
     try:
+        run.reset(stage)  # a dead attempt's staged files go first
+        committed = run.manifest()["stages"]
+        needs = STAGES[stage].requires(ctx.cfg, committed)
         _run_and_commit(ctx, stage, run_id, view, committed, needs)
-    except BaseException:
-        run.discard(stage)
+    except BaseException as e:
+        try:
+            run.discard(stage)
+        except OSError:  # a full or read-only disk may refuse even that; the next run resets
+            pass
+        why = storage_problem(e)
+        if why:
+            raise StageError(f"{stage}: cannot write the run directory {run.uri}: {why}; nothing "
+                             f"of {stage} was committed (stages committed before it are kept: "
+                             "free space or fix the permissions, then run the same command again)") from e
         raise
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+
+
+def storage_problem(e: BaseException) -> str | None:
+    """What is wrong with the disk, when `e` (on the driver, or an executor's error that Spark
+    passed on as text) comes from a full, read-only or forbidden file system; else None."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _STORAGE_ERRNOS:
+            return _STORAGE_ERRNOS[e.errno]
+        text = str(e)
+        for code, why in _STORAGE_ERRNOS.items():
+            if f"[Errno {code}]" in text or os.strerror(code) in text:
+                return why
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _run_and_commit(ctx, stage, run_id, view, committed, needs) -> None:
@@ -166,14 +196,13 @@ TALLIES = ("docs", "chars", "chars_kept", "copies")  # summed per (source, lang,
 def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict:
     """Kept and dropped rows and the ledger of a document stage, staged; the counts checked.
     The rows are written by the executors (corpus.outcomes) in the pass that makes them."""
-    from pyspark.sql.pandas.types import to_arrow_schema
 
     from corpus.outcomes import SUMMARY_SCHEMA, dropped_schema, kept_schema, write_outcomes
-    from corpus.spark import spark_schema
+    from corpus.spark import arrow_schema, spark_schema
 
     run, uri, per_batch = ctx.run, ctx.run.uri, result.per_batch
     blank = not ctx.cfg["dropped"]["keep_text"]
-    schema = result.schema or to_arrow_schema(result.outcomes.schema)
+    schema = result.schema or arrow_schema(result.outcomes.schema)
 
     def task(batches):
         from pyspark import TaskContext

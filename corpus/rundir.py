@@ -11,6 +11,12 @@
 A stage is committed when, and only when, `manifest.json` lists it: its outputs are
 written under `_staging`, moved into place, and the manifest is replaced last (write to a
 temporary name, then rename). Anything of an uncommitted stage is removed before it runs.
+
+On an object store (S3, GCS, Azure: `object_store`) there is no rename: a move is a copy then
+a delete, file by file, and the manifest is written in place by one PUT, which replaces it
+whole or not at all. The manifest stays the only commit point: a stage is reset (its entry
+dropped) before it runs, so a crash while its files are copied leaves it uncommitted, and the
+next run's `reset` removes what it left. Readers go by the files the manifest lists.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ import fsspec
 
 from corpus.io import fsspec_uri
 
+# Filesystems without a rename: a move copies then deletes each file (see the module docstring).
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss"}
+# Filesystems Spark reads without extra connectors; another run directory is read through fsspec.
+SPARK_READS = {"file", "local", "hdfs", "viewfs"}
 _PART_RE = re.compile(r"part-(\d+)(?:-[^.]*?)?(?:-c(\d+))?\..*parquet$")
 
 
@@ -32,6 +42,9 @@ class RunDir:
         self.fs, self.root = fsspec.core.url_to_fs(fsspec_uri(self.uri))
         if "://" not in self.uri:  # Spark and fsspec agree on absolute local paths
             self.uri = self.root
+        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
+        self.object_store = bool(protocols & OBJECT_STORES)
+        self.spark_reads = bool(protocols & SPARK_READS)
 
     # --- addresses ---
     def path(self, *parts: str) -> str:
@@ -53,6 +66,7 @@ class RunDir:
     # --- manifest ---
     def manifest(self) -> dict:
         p = self.path("manifest.json")
+        self._fresh()
         if not self.fs.exists(p):
             return {"stages": {}}
         with self.fs.open(p, "r") as f:
@@ -62,7 +76,11 @@ class RunDir:
         return stage in self.manifest()["stages"]
 
     def write_text(self, rel: str, text: str) -> None:
-        """Replace a small file atomically (temporary name, then rename)."""
+        """Replace a small file atomically (temporary name, then rename; on an object store
+        one PUT, which is atomic there)."""
+        if self.object_store:
+            self.fs.pipe_file(self.path(rel), text.encode("utf-8"))
+            return
         tmp = self.path(rel + ".tmp")
         self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
         with self.fs.open(tmp, "w") as f:
@@ -90,6 +108,7 @@ class RunDir:
         """Rename Spark's part files to `part-00000.parquet`... in partition order and delete
         its bookkeeping files (`_SUCCESS`, checksums), so equal data gives equal files."""
         d = self.path(rel)
+        self._fresh()
         parts, others = [], []
         for p in self.fs.find(d):
             m = _PART_RE.search(posixpath.basename(p))
@@ -106,11 +125,15 @@ class RunDir:
 
     def commit(self, stage: str, entry: dict) -> None:
         """Move staged outputs into place, then record the stage in the manifest."""
+        self._fresh()
         for name, rel in self.stage_dirs(stage).items():
             src = self.path(self.staging(stage, name))
             if self.fs.exists(src):
                 self.fs.makedirs(posixpath.dirname(self.path(rel)), exist_ok=True)
-                self.fs.mv(src, self.path(rel), recursive=True)
+                if self.object_store:
+                    self._copy_then_delete(src, self.path(rel))
+                else:
+                    self.fs.mv(src, self.path(rel), recursive=True)
         for rel in (f"_staging/{stage}", "_staging"):
             if self.fs.exists(self.path(rel)) and not self.fs.find(self.path(rel)):
                 self.fs.rm(self.path(rel), recursive=True)
@@ -118,9 +141,46 @@ class RunDir:
         m["stages"][stage] = entry
         self.write_text("manifest.json", json.dumps(m, indent=2, sort_keys=True))
 
+    def _copy_then_delete(self, src: str, dst: str) -> None:
+        """Move a file or a folder's files on an object store: copy every file, then delete
+        the sources (a crash in between leaves copies the next `reset` removes)."""
+        sources = self.fs.find(src) if self.fs.isdir(src) else [src]
+        for f in sources:
+            self.fs.copy(f, dst + f[len(src):])
+        self.fs.rm(sources)
+
+    def _fresh(self) -> None:
+        """Forget listings cached by this process: on an object store, executors and other
+        processes write files this process's filesystem object has not seen."""
+        if self.object_store:
+            self.fs.invalidate_cache()
+
+    def read_parquet(self, spark, rels: list[str]):
+        """The Parquet files `rels` (relative paths) as one DataFrame, read by the executors
+        through fsspec, one partition per file in the order given: for run directories Spark
+        cannot read itself (an object store without Hadoop's connector for it)."""
+        import pyarrow.parquet as pq
+
+        from corpus.spark import spark_schema
+
+        with self.fs.open(self.path(rels[0]), "rb") as f:
+            schema = pq.ParquetFile(f).schema_arrow
+        uri = self.uri
+
+        def read(batches):
+            run = RunDir(uri)
+            for batch in batches:
+                for rel in batch.column("path").to_pylist():
+                    with run.fs.open(run.path(rel), "rb") as f:
+                        yield from pq.ParquetFile(f).iter_batches(use_threads=False)
+
+        paths = spark.sparkContext.parallelize([(rel,) for rel in rels], len(rels))
+        return spark.createDataFrame(paths, "path string").mapInArrow(read, spark_schema(schema))
+
     def files(self, rel: str) -> list[str]:
         """Relative paths of the files under a committed output (a folder or one file)."""
         p = self.path(rel)
+        self._fresh()
         if not self.fs.exists(p):
             return []
         if self.fs.isdir(p):

@@ -6,6 +6,7 @@ import atexit
 import os
 import sys
 import traceback
+import warnings
 from typing import Callable, Mapping, NoReturn
 
 import pyarrow as pa
@@ -18,6 +19,9 @@ def get_session(spark_cfg: Mapping, master: str | None = None):
     tiny task costs more than its data)."""
     from pyspark.sql import SparkSession
 
+    # pandas 3 draws a FutureWarning from every Arrow UDF; the stages use Arrow, not pandas
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                            category=FutureWarning)
     if not master and not _launched_by_spark_submit():
         master = spark_cfg.get("master") or "local[*]"
     if master and master.startswith("local"):
@@ -55,6 +59,14 @@ def spark_schema(schema: pa.Schema):
     from pyspark.sql.pandas.types import from_arrow_schema
 
     return from_arrow_schema(schema)
+
+
+def arrow_schema(struct) -> pa.Schema:
+    """The Arrow schema of a Spark StructType, as `mapInArrow` batches carry it: timestamps
+    in UTC (the session's time zone, rules/pipeline.yaml), plain (not large) strings."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(struct, timezone="UTC")
 
 
 # --- leaving the process ---------------------------------------------------------------------

@@ -279,12 +279,15 @@ def decontaminate_outcomes(spark, docs, docs_in: int, cfg: Mapping):
     """(per-batch function for `docs`, its outcome schema, the report, check(ctx, notes)):
     one pass; each task scans, drops or cuts its documents and notes its part of the report,
     which the check merges."""
-    from pyspark.sql.pandas.types import to_arrow_schema
+    from corpus.spark import arrow_schema
 
     s = settings(cfg)
     index, item_keys, info = prepare_index(s, cache_dir())
+    print(f"[corpus] decontaminate: index {info['version']} "
+          f"{'built and saved to' if info['built'] else 'loaded from'} {info['path']}")
+    info = {k: v for k, v in info.items() if k not in ("built", "path")}  # the report: the data only
     bc = spark.sparkContext.broadcast((index, tables(), item_keys))
-    schema = pa.schema(list(to_arrow_schema(docs.schema)) + OUTCOME_FIELDS)
+    schema = pa.schema(list(arrow_schema(docs.schema)) + OUTCOME_FIELDS)
     report: dict = {}
 
     def per_batch(batches):

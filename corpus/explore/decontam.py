@@ -35,7 +35,6 @@ def index_frame(report: Mapping) -> pd.DataFrame:
     ix = report["index"]
     keys = ix["ngrams"] + ix["whole_item_keys"]
     rows = {"registry": ix["registry"], "benchmark root": ix["root"], "index version": ix["version"],
-            "index folder": ix["path"] or "(not saved)", "built by this run": ix["built"],
             "n (tokens per n-gram)": report["n"], "items matched whole from (tokens)": report["min_tokens"],
             "action": report["action"], "distinct n-grams": ix["ngrams"], "whole-item keys": ix["whole_item_keys"],
             "index MB in memory": round(ix["bytes_in_memory"] / 1e6, 2),

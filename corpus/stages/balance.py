@@ -47,14 +47,13 @@ def check_cells(cfg: Mapping) -> None:
 def body(ctx) -> StageResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import to_arrow_schema
 
     from corpus.balance import core, plan
-    from corpus.spark import spark_schema
+    from corpus.spark import arrow_schema, spark_schema
 
     p = params(ctx.cfg)
     docs, docs_in = ctx.read(NEEDS)
-    labelled_schema = core.labelled_schema(to_arrow_schema(docs.schema))
+    labelled_schema = core.labelled_schema(arrow_schema(docs.schema))
     labelled = docs.mapInArrow(lambda b: core.label_batches(b, p), spark_schema(labelled_schema))
     labelled = labelled.persist(StorageLevel.DISK_ONLY)  # classified once, read by every pass
     try:
@@ -75,7 +74,7 @@ def body(ctx) -> StageResult:
         bounds = {c: b[used] if used else b[:1] for c, b in bounds.items()}
         renumber = {s: k for k, s in enumerate(used)}
         shards = {(renumber.get(s, s), c): v for (s, c), v in shards.items()}
-        schema = core.outcome_schema(to_arrow_schema(docs.schema))
+        schema = core.outcome_schema(arrow_schema(docs.schema))
         outcomes = (labelled.mapInArrow(lambda b: core.emit_batches(b, p, rates, bits, bounds, schema),
                                         spark_schema(schema))
                     .repartition(max(1, len(used)), "part").sortWithinPartitions(*core.SORT)

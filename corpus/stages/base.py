@@ -74,7 +74,10 @@ class StageContext:
         entry = self.run.manifest()["stages"].get(stage)
         if entry is None:  # the planner checks this first; a body asking for more is a bug
             raise StageError(f"{self.stage} needs the {stage} stage, which is not committed")
-        return self.spark.read.parquet(self.run.spark_uri(stage)), entry["kept"]
+        if getattr(self.run, "spark_reads", True):
+            return self.spark.read.parquet(self.run.spark_uri(stage)), entry["kept"]
+        files = [f["path"] for f in entry["outputs"]["docs"] if f["path"].endswith(".parquet")]
+        return self.run.read_parquet(self.spark, files), entry["kept"]  # the manifest's files
 
     def staging(self) -> str:
         """Where an artefact stage writes its files (relative to the run directory)."""
