@@ -26,9 +26,21 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", metavar="FILE", help="YAML merged over rules/pipeline.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key by dotted path, e.g. ingest.warc.reader=warcio")
-    p.add_argument("--stages", metavar="LIST", help="comma-separated stages (default: run.stages)")
+    from corpus.stages import STAGES
+
+    p.add_argument("--stages", metavar="LIST", nargs="+", type=stage_list, action="extend",
+                   help=f"stages separated by commas and/or spaces, run in pipeline order "
+                        f"({', '.join(STAGES)}; default: run.stages in the config)")
     p.add_argument("--master", metavar="URL", help="Spark master (default: spark.master, local[*])")
     p.add_argument("--force", action="store_true", help="redo stages that are committed")
+
+
+def stage_list(text: str) -> str:
+    """One `--stages` word: names separated by commas and/or spaces ("ingest, clean"); the
+    words are joined (`run_command`)."""
+    if not text.replace(",", " ").strip():
+        raise argparse.ArgumentTypeError("name at least one stage")
+    return text
 
 
 def run_command(args: argparse.Namespace, stages_default: list[str] | None = None) -> int:
@@ -36,7 +48,7 @@ def run_command(args: argparse.Namespace, stages_default: list[str] | None = Non
 
     try:
         cfg = load_config(args.config, args.overrides)
-        stages = args.stages.split(",") if args.stages else stages_default
+        stages = " ".join(args.stages).replace(",", " ").split() if args.stages else stages_default
         funnel = run_pipeline(args.output, args.input, cfg, stages, args.master, args.force)
     except (ConfigError, InputError, StageError) as e:
         print(f"corpus: error: {e}", file=sys.stderr)
@@ -99,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from corpus import __version__
+
     parser = argparse.ArgumentParser(prog="corpus", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"corpus {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run pipeline stages over inputs into a run directory")
     add_run_arguments(run)
