@@ -11,9 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 
 from corpus.config import ConfigError, load_config
 from corpus.inputs import InputError
+from corpus.io import StorageError
+from corpus.stages.base import StageError
+
+# mistakes a person can fix: one line on stderr, exit status 2 (--debug adds the traceback)
+USER_ERRORS = (ConfigError, InputError, StageError, StorageError)
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,16 +50,23 @@ def stage_list(text: str) -> str:
 
 
 def run_command(args: argparse.Namespace, stages_default: list[str] | None = None) -> int:
-    from corpus.pipeline import StageError, print_funnel, run_pipeline
+    from corpus.pipeline import print_funnel, run_pipeline
 
     try:
         cfg = load_config(args.config, args.overrides)
         stages = " ".join(args.stages).replace(",", " ").split() if args.stages else stages_default
         funnel = run_pipeline(args.output, args.input, cfg, stages, args.master, args.force)
-    except (ConfigError, InputError, StageError) as e:
+    except USER_ERRORS as e:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
         print(f"corpus: error: {e}", file=sys.stderr)
         return 2
     print_funnel(funnel)
+    last = funnel[-1] if funnel else None
+    if last and "kept_docs" in last and not last["kept_docs"]:
+        print(f"corpus: WARNING: the last stage, {last['stage']}, kept 0 of {last.get('in_docs', 0)} "
+              f"documents: the drop reasons above say why (`corpus stats {args.output}`); loosen "
+              "the rule that dropped them, or check the inputs", file=sys.stderr)
     return 0
 
 
@@ -115,6 +128,8 @@ def _main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="corpus", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"corpus {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error, not only its one-line message")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run pipeline stages over inputs into a run directory")
     add_run_arguments(run)
@@ -136,6 +151,16 @@ def _main(argv: list[str] | None = None) -> int:
     et = sub.add_parser("export-tokens", help="tokenize a run into packed token shards (Spark)")
     tokens_cli.add_arguments(et, "tokens.seq_len=4096 or tokens.stage=clean")
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args, tokens_cli, train_quality_command, train_topics_command)
+    except USER_ERRORS as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"corpus: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args, tokens_cli, train_quality_command, train_topics_command) -> int:
     if args.command == "run":
         return run_command(args)
     if args.command == "config":

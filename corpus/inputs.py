@@ -17,9 +17,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-import fsspec
 
-from corpus.io import fsspec_uri
+from corpus.io import filesystem
 
 KINDS = ("warc", "wet", "books", "news", "forums", "jsonl", "parquet")
 _SUFFIX_KINDS = ((".wet.gz", "wet"), (".wet", "wet"), (".warc.gz", "warc"), (".warc", "warc"),
@@ -85,7 +84,7 @@ def list_inputs(specs: list[str], cc_prefix: str = "https://data.commoncrawl.org
 
 
 def _expand(uri: str, cc_prefix: str) -> list[str]:
-    fs, path = fsspec.core.url_to_fs(fsspec_uri(uri))
+    fs, path = filesystem(uri)
     scheme = uri.split("://", 1)[0] if "://" in uri else None
 
     def as_uri(p: str) -> str:

@@ -31,6 +31,26 @@ _SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3"}
 _LOCAL = ("file", "local")
 
 
+class StorageError(ValueError):
+    """A URI no filesystem here can open: an unknown scheme, or one whose package is missing."""
+
+
+def filesystem(uri: str, **options):
+    """(fsspec filesystem, path) for `uri`; a StorageError naming the URI and what to do when
+    its scheme is unknown or needs a package that is not installed (s3fs for s3://...)."""
+    try:
+        return fsspec.core.url_to_fs(fsspec_uri(uri), **options)
+    except ImportError as e:
+        raise StorageError(f"{uri}: {e}".replace("\n", " ")) from e
+    except ValueError as e:
+        if "Protocol not known" not in str(e):
+            raise
+        scheme = uri.split("://", 1)[0]
+        raise StorageError(f"{uri}: unknown URI scheme {scheme!r} (use a local path, file://, "
+                           "http(s)://, s3://, s3a://, gs://, hdfs://... or another scheme fsspec "
+                           "knows)") from e
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How a remote byte range is fetched: `attempts` tries in all, waiting `backoff`
@@ -101,7 +121,7 @@ def open_remote(uri: str, policy: RetryPolicy | None = None) -> BinaryIO:
     comes, without retries."""
     policy = policy or RETRY
     protocol = fsspec_uri(uri).split("://", 1)[0].lower()
-    fs, path = fsspec.core.url_to_fs(fsspec_uri(uri), **storage_options(protocol, policy))
+    fs, path = filesystem(uri, **storage_options(protocol, policy))
     size = with_retries(lambda: fs.size(path), policy, f"{uri}: size")
     if size is None:
         return fs.open(path, "rb")

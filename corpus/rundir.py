@@ -25,9 +25,8 @@ import json
 import posixpath
 import re
 
-import fsspec
 
-from corpus.io import fsspec_uri
+from corpus.io import filesystem
 
 # Filesystems without a rename: a move copies then deletes each file (see the module docstring).
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss"}
@@ -39,7 +38,7 @@ _PART_RE = re.compile(r"part-(\d+)(?:-[^.]*?)?(?:-c(\d+))?\..*parquet$")
 class RunDir:
     def __init__(self, uri: str):
         self.uri = uri.rstrip("/")
-        self.fs, self.root = fsspec.core.url_to_fs(fsspec_uri(self.uri))
+        self.fs, self.root = filesystem(self.uri)
         if "://" not in self.uri:  # Spark and fsspec agree on absolute local paths
             self.uri = self.root
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)

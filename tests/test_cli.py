@@ -30,3 +30,25 @@ def test_version_and_stage_help(capsys):
     with pytest.raises(SystemExit):
         _main(["run", "--help"])
     assert "ingest, clean, dedup, decontaminate, balance" in " ".join(capsys.readouterr().out.split())
+
+
+def test_bad_uri_scheme_is_one_line(tmp_path, capsys):
+    from corpus.cli import main
+
+    assert main(["run", "-i", "warc:zzz://x/a.warc.gz", "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err == ("corpus: error: zzz://x/a.warc.gz: unknown URI scheme 'zzz' (use a local path, file://, "
+                   "http(s)://, s3://, s3a://, gs://, hdfs://... or another scheme fsspec knows)\n")
+    assert main(["stats", "zzz://bucket/run"]) == 2 and capsys.readouterr().err.count("\n") == 1
+    assert main(["--debug", "stats", "zzz://bucket/run"]) == 2
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_a_run_that_keeps_nothing_says_so(spark, tmp_path, capsys):
+    from corpus.cli import main
+
+    src = tmp_path / "empty.jsonl"
+    src.write_text('{"text": ""}\n{"text": "  "}\n')
+    assert main(["run", "-i", f"jsonl:{src}", "-o", str(tmp_path / "r"), "--stages", "ingest"]) == 0
+    err = capsys.readouterr().err
+    assert "corpus: WARNING: the last stage, ingest, kept 0 of 2 documents" in err
