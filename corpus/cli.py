@@ -16,6 +16,7 @@ import traceback
 from corpus.config import ConfigError, load_config
 from corpus.inputs import InputError
 from corpus.io import StorageError
+from corpus.progress import MODES, Progress
 from corpus.stages.base import StageError
 
 # mistakes a person can fix: one line on stderr, exit status 2 (--debug adds the traceback)
@@ -39,6 +40,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                         f"({', '.join(STAGES)}; default: run.stages in the config)")
     p.add_argument("--master", metavar="URL", help="Spark master (default: spark.master, local[*])")
     p.add_argument("--force", action="store_true", help="redo stages that are committed")
+    p.add_argument("--progress", choices=MODES, default="auto",
+                   help="live progress on stderr: auto (a live line on a terminal, else plain), "
+                        "plain (a line every 10 s), json (JSON lines for schedulers) or off "
+                        "(default: %(default)s)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines (same as --progress off)")
 
 
 def stage_list(text: str) -> str:
@@ -55,7 +61,9 @@ def run_command(args: argparse.Namespace, stages_default: list[str] | None = Non
     try:
         cfg = load_config(args.config, args.overrides)
         stages = " ".join(args.stages).replace(",", " ").split() if args.stages else stages_default
-        funnel = run_pipeline(args.output, args.input, cfg, stages, args.master, args.force)
+        mode = "off" if args.quiet else args.progress
+        funnel = run_pipeline(args.output, args.input, cfg, stages, args.master, args.force,
+                              progress=Progress(mode))
     except USER_ERRORS as e:
         if getattr(args, "debug", False):
             traceback.print_exc()

@@ -28,6 +28,7 @@ import yaml
 
 from corpus.inputs import list_inputs
 from corpus.ledger import KEY, format_funnel, funnel, ledger_table
+from corpus.progress import Progress
 from corpus.rundir import RunDir
 from corpus.stages import STAGES, StageContext, StageError, order
 
@@ -204,13 +205,19 @@ def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict
     blank = not ctx.cfg["dropped"]["keep_text"]
     schema = result.schema or arrow_schema(result.outcomes.schema)
 
+    docs_done, chars_done = ctx.progress.counters() if ctx.progress else (None, None)
+
     def task(batches):
         from pyspark import TaskContext
 
         part, out = TaskContext.get().partitionId(), RunDir(uri)
-        yield from write_outcomes(per_batch(batches) if per_batch else batches, part,
-                                  lambda name, p: _part_opener(out, stage, name, p),
-                                  blank_dropped_text=blank)
+        for summary in write_outcomes(per_batch(batches) if per_batch else batches, part,
+                                      lambda name, p: _part_opener(out, stage, name, p),
+                                      blank_dropped_text=blank):
+            if docs_done is not None:  # live progress: Spark sends these when the task ends
+                docs_done.add(sum(summary.column("docs").to_pylist()))
+                chars_done.add(sum(summary.column("chars").to_pylist()))
+            yield summary
 
     summary = result.outcomes.mapInArrow(task, spark_schema(SUMMARY_SCHEMA)).collect()
     counts: dict = {}
@@ -334,8 +341,11 @@ def _missing(stage: str, committed: Mapping, cfg: Mapping) -> list[str]:
 
 
 def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] | None = None,
-                 master: str | None = None, force: bool = False, echo: bool = True) -> list[dict]:
-    """Run the requested stages (default `run.stages`) into `run_dir`; returns the funnel."""
+                 master: str | None = None, force: bool = False, echo: bool = True,
+                 progress: Progress | None = None) -> list[dict]:
+    """Run the requested stages (default `run.stages`) into `run_dir`; returns the funnel.
+    `progress` reports on stderr (corpus.progress; default: `auto` when `echo`, else off)."""
+    progress = progress or Progress("auto" if echo else "off")
     run = RunDir(run_dir)
     stages = stages or cfg["run"]["stages"]
     ingest = run.manifest()["stages"].get("ingest")
@@ -343,21 +353,25 @@ def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] |
         inputs = ingest.get("settings", {}).get("inputs") or []
     view = {"inputs": list(inputs), **cfg}
     todo = plan(run, view, cfg, stages, force)
-    skipped = [s for s in order(stages, cfg, run.manifest()["stages"]) if s not in dict(todo)]
-    for s in skipped if echo else ():
-        print(f"[corpus] {s}: committed already, skipped (--force reruns it)")
+    for s in order(stages, cfg, run.manifest()["stages"]):
+        if s not in dict(todo):
+            progress.skip(s)
     if any(s == "ingest" for s, _ in todo) and not inputs:
         raise StageError("the ingest stage needs --input")
     files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if any(s == "ingest" for s, _ in todo) else []
     if todo:
         from corpus.spark import get_session
 
-        ctx = StageContext(get_session(cfg["spark"], master), cfg, run, files)
+        ctx = StageContext(get_session(cfg["spark"], master), cfg, run, files, progress=progress)
+        progress.attach(ctx.spark)
         run_id = run_id_for(cfg, inputs)
         for s, why in todo:
-            if echo:
-                print(f"[corpus] {s}: running ({why})")
-            run_stage(ctx, s, run_id, view)
+            progress.start(s, why)
+            try:
+                run_stage(ctx, s, run_id, view)
+            finally:
+                progress.stop()
+            progress.commit(s, run.manifest()["stages"][s])
             write_config(run, view)
     write_config(run, view)
     return read_funnel(run)

@@ -12,6 +12,9 @@ from typing import Callable, Mapping, NoReturn
 import pyarrow as pa
 
 
+LOG4J2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
+
+
 def get_session(spark_cfg: Mapping, master: str | None = None):
     """A SparkSession. An explicit `master` wins; under spark-submit its `--master` is kept;
     otherwise the configured master (local mode by default). In local mode, unless configured,
@@ -31,6 +34,8 @@ def get_session(spark_cfg: Mapping, master: str | None = None):
     if master:
         builder = builder.master(master)
     conf = dict(spark_cfg.get("conf") or {})
+    if master and master.startswith("local") and "spark.driver.extraJavaOptions" not in conf:
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J2}"  # no start-up chatter
     if master and master.startswith("local"):
         conf.setdefault("spark.sql.shuffle.partitions", str(4 * _local_cores(master)))
     for key, value in conf.items():

@@ -121,7 +121,7 @@ def test_a_changed_setting_reruns_the_stage_and_what_follows(spark, sample_run, 
     shutil.copytree(sample_run, run)
     before = RunDir(str(run)).manifest()["stages"]
     pipeline.run_pipeline(str(run), [], load_config(overrides=["dedup.simhash.k=2"]))
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # progress lines go to stderr
     assert "dedup: running (settings changed since it was committed (dedup.simhash.k: 4 -> 2))" in out
     assert "decontaminate: running (dedup runs again first)" in out
     after = RunDir(str(run)).manifest()["stages"]

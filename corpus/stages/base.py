@@ -68,6 +68,7 @@ class StageContext:
     run: object
     files: list
     stage: str = ""
+    progress: object = None  # corpus.progress.Progress: live counters for the writing tasks
 
     def read(self, stage: str):
         """The committed documents of a needed stage as a DataFrame, and their count."""
