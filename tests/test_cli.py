@@ -52,3 +52,18 @@ def test_a_run_that_keeps_nothing_says_so(spark, tmp_path, capsys):
     assert main(["run", "-i", f"jsonl:{src}", "-o", str(tmp_path / "r"), "--stages", "ingest"]) == 0
     err = capsys.readouterr().err
     assert "corpus: WARNING: the last stage, ingest, kept 0 of 2 documents" in err
+
+
+def test_a_vocabulary_size_the_sample_cannot_give_is_one_line(spark, sample_run, tmp_path, capsys):
+    import shutil
+
+    from corpus.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(sample_run, run)
+    for size, hint in (("40", "or more (or a lower tokenizer.character_coverage)"), ("900000", "or less, or train on a bigger run")):
+        assert main(["train-tokenizer", str(run), "--force", "--set", f"tokenizer.vocab_size={size}"]) == 2
+        err = capsys.readouterr().err  # a progress line, then the error
+        assert "Traceback" not in err
+        last = err.splitlines()[-1]
+        assert last.startswith(f"corpus: error: tokenizer: tokenizer.vocab_size={size} is ") and hint in last

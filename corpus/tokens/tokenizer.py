@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -53,10 +54,29 @@ def train_model(texts: Iterable[str], params: Mapping) -> bytes:
 
     out = io.BytesIO()
     options = {k: params[k] for k in TRAINER_KEYS if k in params}
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(train_lines(texts)), model_writer=out,
-        max_sentence_length=4 * MAX_LINE_CHARS, minloglevel=2, **options, **EXACT_OPTIONS)
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(train_lines(texts)), model_writer=out,
+            max_sentence_length=4 * MAX_LINE_CHARS, minloglevel=2, **options, **EXACT_OPTIONS)
+    except RuntimeError as e:
+        raise vocabulary_error(str(e), options.get("vocab_size")) or e
     return out.getvalue()
+
+
+def vocabulary_error(message: str, vocab_size) -> Exception | None:
+    """SentencePiece's complaint about `vocab_size` as a one-line StageError saying which size
+    to use; None for any other error."""
+    from corpus.stages.base import StageError
+
+    if m := re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", message):
+        return StageError(f"tokenizer: tokenizer.vocab_size={m.group(1)} is more pieces than this run's "
+                          f"sample can give (at most {m.group(2)}): use --set tokenizer.vocab_size="
+                          f"{m.group(2)} or less, or train on a bigger run")
+    if m := re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", message):
+        return StageError(f"tokenizer: tokenizer.vocab_size={m.group(1)} is fewer pieces than the {m.group(2)} "
+                          f"characters and byte pieces the sample needs: use --set tokenizer.vocab_size="
+                          f"{m.group(2)} or more (or a lower tokenizer.character_coverage)")
+    return None
 
 
 class Tokenizer:
