@@ -25,6 +25,11 @@ dedup stage on Spark local mode at 100k and 1M documents.
     Per core = documents per CPU second of this process (BLAS threads pinned to 1), the best of
     --repeat passes; wall seconds are printed too.
 
+(a') MinHash signatures per core (bench_minhash): ours with hash=fast and hash=sha1 against
+    datasketch's MinHash.update_batch (one per document) and MinHash.bulk, same num_perm, seed,
+    scheme and shingles (dedup.minhash); the sha1 signatures are checked equal to datasketch's.
+    Runs with (a), or alone with --minhash-only.
+
 (b) The dedup stage, as `corpus run --stages dedup` runs it: a run directory with a committed
     `clean` stage (Parquet in CLEAN_DOC_SCHEMA) is made, then `corpus.pipeline.run_stage(ctx,
     "dedup")` is timed: `dedup_outcomes_df`, the outcome counts, writing kept and dropped
@@ -47,8 +52,9 @@ dedup stage on Spark local mode at 100k and 1M documents.
     s2t; Chinese bases only). quality_score is seeded random, signals empty, meta empty.
     Generated once per size under --workdir and reused.
 
-    Measured: wall seconds of run_stage, documents per second, CPU seconds of the whole process
-    tree (driver, JVM, Python workers; sampled every 0.5 s, see TreeCpu), the load average, and
+    Measured: wall seconds of run_stage, documents per second, CPU seconds and peak resident
+    memory of the whole process tree (driver, JVM, Python workers; sampled every 0.5 s, see
+    TreeCpu), the load average, and
     from Spark's status API the stages run: input, shuffle written/read (bytes and records), spills, and the largest
     memory/disk footprint of persisted data seen while the stage ran (polled every second).
     Also the (table, key) rows = documents x tables of the layout, and the candidate-pairs
@@ -58,6 +64,8 @@ Commands:
 
     python bench/dedup.py --skip-stage                                                   # (a)
     python bench/dedup.py --skip-fingerprint --sizes 100000 1000000                      # (b)
+    python bench/dedup.py --minhash-only --skip-stage                                    # (a')
+    python bench/dedup.py --skip-fingerprint --sizes 100000 --set dedup.near=minhash     # (b), MinHash
 
 Results, the memory needed per 100M documents and what they mean: bench/README.md.
 """
@@ -296,6 +304,78 @@ def bench_fingerprints(docs: list[dict], repeat: int) -> dict:
             }}
 
 
+def bench_minhash(docs: list[dict], repeat: int) -> dict:
+    """MinHash signatures per core: ours (hash fast and sha1, the configured shingles, permutations
+    and scheme; batches of 1,024 documents, shingling included) vs datasketch MinHash with the same
+    num_perm, seed and scheme fed the same shingles (UTF-8, made before the clock starts): one
+    update_batch per document, and MinHash.bulk. The sha1 signatures are checked equal to
+    datasketch's on every document. Ours includes the shingling and OpenCC t2s (datasketch gets
+    the shingles ready-made); "t2s off" shows ours without the conversion."""
+    import numpy as np
+    from datasketch import MinHash
+
+    from corpus.config import load_config
+    from corpus.dedup.minhash import MinHasher, Shingler
+
+    texts = [d["text"] for d in docs]
+    cfg = dict(load_config()["dedup"]["minhash"])
+    kw = {"num_perm": int(cfg["num_perm"]), "seed": int(cfg["seed"]), "scheme": cfg["scheme"]}
+    fast, sha1 = MinHasher({**cfg, "hash": "fast"}), MinHasher({**cfg, "hash": "sha1"})
+    shingler = Shingler({**cfg, "hash": "sha1"})
+    shingles = [[s.encode("utf-8") for s in shingler.shingle_texts(t)] for t in texts]
+
+    def ours(mh):
+        return lambda: np.vstack([mh.batch(texts[i:i + 1024])[0] for i in range(0, len(texts), 1024)])
+
+    def ds():
+        out = []
+        for sh in shingles:
+            m = MinHash(**kw)
+            m.update_batch(sh)
+            out.append(m.hashvalues)
+        return np.array(out)
+
+    def ds_bulk():
+        return np.array([m.hashvalues for m in MinHash.bulk(shingles, **kw)])
+
+    fast_raw = MinHasher({**cfg, "hash": "fast", "t2s": False})  # the shingles' t2s conversion left out
+    engines = [("ours/minhash hash=fast", ours(fast)), ("ours/minhash fast, t2s off", ours(fast_raw)),
+               ("ours/minhash hash=sha1", ours(sha1)),
+               ("datasketch update_batch", ds), ("datasketch MinHash.bulk", ds_bulk)]
+    results, outputs = {}, {}
+    for name, fn in engines:
+        best = None
+        for _ in range(repeat):
+            c0, w0 = time.process_time(), time.perf_counter()
+            outputs[name] = fn()
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            if best is None or cpu < best[0]:
+                best = (cpu, wall)
+        results[name] = {"cpu_s": best[0], "wall_s": best[1], "docs_per_cpu_s": len(texts) / best[0]}
+    a, b = outputs["ours/minhash hash=sha1"], outputs["datasketch update_batch"]
+    has = np.array([bool(s) for s in shingles])
+    equal = bool(np.array_equal(a[has].astype(np.uint64), b[has].astype(np.uint64)))
+    per = {k: v["docs_per_cpu_s"] for k, v in results.items()}
+    return {"docs": len(texts), "chars": sum(map(len, texts)), "config": {**kw, "shingle": cfg["shingle"]},
+            "shingles": sum(map(len, shingles)), "engines": results, "sha1_equal_to_datasketch": equal,
+            "ratios": {"fast_vs_update_batch": per["ours/minhash hash=fast"] / per["datasketch update_batch"],
+                       "fast_vs_bulk": per["ours/minhash hash=fast"] / per["datasketch MinHash.bulk"],
+                       "fast_no_t2s_vs_update_batch": per["ours/minhash fast, t2s off"] / per["datasketch update_batch"],
+                       "sha1_vs_update_batch": per["ours/minhash hash=sha1"] / per["datasketch update_batch"]}}
+
+
+def print_minhash(r: dict) -> None:
+    print(f"\n(a') MinHash signatures: {r['docs']:,} documents, {r['chars']:,} chars, {r['shingles']:,} distinct "
+          f"shingles, {r['config']} (best CPU time of the repeats, BLAS threads 1)")
+    print(f"    {'engine':28s} {'cpu s':>8s} {'wall s':>8s} {'docs/cpu-s':>11s}")
+    for name, e in r["engines"].items():
+        print(f"    {name:28s} {e['cpu_s']:8.2f} {e['wall_s']:8.2f} {e['docs_per_cpu_s']:11,.0f}")
+    rt = r["ratios"]
+    print(f"    hash=fast vs datasketch update_batch: x{rt['fast_vs_update_batch']:.1f} per core (target 10); "
+          f"vs MinHash.bulk: x{rt['fast_vs_bulk']:.1f}; without t2s x{rt['fast_no_t2s_vs_update_batch']:.1f}; hash=sha1 vs update_batch: x{rt['sha1_vs_update_batch']:.1f}")
+    print(f"    hash=sha1 signatures equal to datasketch's on every document: {r['sha1_equal_to_datasketch']}")
+
+
 def print_fingerprints(r: dict) -> None:
     print(f"\n(a) fingerprints: {r['docs']:,} documents, {r['chars']:,} chars, {r['groups']} files, "
           f"languages {r['by_lang']}, best of {r['repeat']} (BLAS threads 1)")
@@ -518,11 +598,10 @@ def make_input(workdir: str, n: int, seed: int, shared: str) -> tuple[str, dict]
 
 # --- (b) measuring the stage -----------------------------------------------------------------
 
-def _tree_snapshot(root: int) -> dict:
-    """{(pid, start time): (part, CPU ticks)} for `root` and its descendants; part is
-    driver (root), jvm, or python_workers (everything below the JVM). A process's ticks are
-    its own utime + stime, plus its reaped children's where they are not sampled themselves
-    (the JVM's reaped Python daemons)."""
+def _proc_table() -> dict:
+    """{pid: (parent pid, own CPU ticks, reaped children's ticks, name, start time, RSS bytes)}
+    of every process, from /proc/PID/stat."""
+    page = os.sysconf("SC_PAGE_SIZE")
     stats = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -533,21 +612,52 @@ def _tree_snapshot(root: int) -> dict:
             fields = rest.split()
         except OSError:
             continue
-        stats[int(pid)] = (int(fields[1]), int(fields[11]) + int(fields[12]),
-                           int(fields[13]) + int(fields[14]), head.split("(", 1)[1], fields[19])
+        stats[int(pid)] = (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]),
+                           head.split("(", 1)[1], fields[19], int(fields[21]) * page)
+    return stats
+
+
+def _children(stats: dict) -> dict:
     children = collections.defaultdict(list)
     for pid, st in stats.items():
         children[st[0]].append(pid)
+    return children
+
+
+def _tree_snapshot(root: int) -> dict:
+    """{(pid, start time): (part, CPU ticks)} for `root` and its descendants; part is
+    driver (root), jvm, or python_workers (everything below the JVM). A process's ticks are
+    its own utime + stime, plus its reaped children's where they are not sampled themselves
+    (the JVM's reaped Python daemons)."""
+    stats = _proc_table()
+    children = _children(stats)
     out, todo = {}, [root]
     while todo:
         pid = todo.pop()
         if pid in stats:
-            _, own, reaped, name, started = stats[pid]
+            _, own, reaped, name, started, _ = stats[pid]
             part = "driver" if pid == root else "jvm" if name == "java" else "python_workers"
             out[(pid, started)] = (part, own)
             if part == "jvm" and reaped:
                 out[(pid, started, "reaped")] = ("python_workers", reaped)
         todo += children.get(pid, [])
+    return out
+
+
+def _tree_rss(root: int) -> dict:
+    """Resident memory (bytes) of `root`'s process tree now, per part (driver, jvm,
+    python_workers), as _tree_snapshot splits it."""
+    stats = _proc_table()
+    children = _children(stats)
+    out = {"driver": 0, "jvm": 0, "python_workers": 0}
+    todo = [(root, "driver")]
+    while todo:
+        pid, above = todo.pop()
+        name = stats[pid][3] if pid in stats else None
+        part = "driver" if pid == root else "jvm" if name == "java" else (
+            "python_workers" if above in ("jvm", "python_workers") else "driver")
+        out[part] += stats[pid][5] if pid in stats else 0
+        todo += [(c, part) for c in children.get(pid, [])]
     return out
 
 
@@ -562,11 +672,16 @@ class TreeCpu:
         self.root, self.interval = root, interval
         self.start = _tree_snapshot(root)
         self.seen = dict(self.start)
+        self.peak_rss = {"driver": 0, "jvm": 0, "python_workers": 0, "total": 0}  # bytes, peak per part
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _sample(self):
+        rss = _tree_rss(self.root)
+        rss["total"] = sum(rss.values())
+        for part, v in rss.items():
+            self.peak_rss[part] = max(self.peak_rss[part], v)
         for key, (part, ticks) in _tree_snapshot(self.root).items():
             if key not in self.seen or ticks > self.seen[key][1]:
                 self.seen[key] = (part, ticks)
@@ -708,7 +823,8 @@ class CapturePairs:
         self.stage.candidate_pairs_df = self.original
 
 
-DEDUP_SOURCES = ["corpus/dedup/stage.py", "corpus/dedup/spark_dedup.py", "corpus/pipeline.py"]
+DEDUP_SOURCES = ["corpus/dedup/stage.py", "corpus/dedup/spark_dedup.py", "corpus/dedup/minhash_spark.py",
+                 "corpus/pipeline.py"]
 _DRIVER_CALLS = re.compile(r"\.(collect|toPandas|toLocalIterator|take|head|tail)\(|\.first\(\)")
 
 
@@ -755,9 +871,10 @@ def run_stage_bench(spark, n: int, run_dir: str, info: dict, cfg: dict) -> dict:
     cpu, t0 = TreeCpu(os.getpid()), time.perf_counter()
     metrics.start()
     with CapturePairs() as capture:
-        run_stage(ctx, "dedup", "bench", force=True)
+        run_stage(ctx, "dedup", "bench", {"inputs": [], **cfg})  # (the view: config + inputs)
     wall = time.perf_counter() - t0
     cpu_parts = cpu.stop()
+    peak_rss = cpu.peak_rss
     cpu = cpu_parts["total"]
     load1 = os.getloadavg()
     m = metrics.stop()
@@ -772,12 +889,14 @@ def run_stage_bench(spark, n: int, run_dir: str, info: dict, cfg: dict) -> dict:
         reasons[r["reason"] or "kept"] += r["docs"]
     out_bytes = sum(f["bytes"] for o in entry["outputs"].values() for f in o)
     return {"docs": n, "wall_s": wall, "docs_per_s": n / wall, "cpu_s": cpu, "docs_per_cpu_s": n / cpu,
-            "cpu_split_s": cpu_parts,
+            "cpu_split_s": cpu_parts, "peak_rss_bytes": peak_rss,
+            "near": cfg["dedup"].get("near", "simhash"),
             "load_before": load0, "load_after": load1,
             "input": info, "output_bytes": out_bytes, "reasons": dict(reasons),
             "layout": layout.describe(), "tables": layout.n_tables,
             "table_key_rows": n * layout.n_tables,
-            "report": {k: report[k] for k in ("pairs_within_k", "capped_buckets", "cluster_size_histogram")},
+            "report": {k: report[k] for k in ("pairs_within_k", "capped_buckets", "cluster_size_histogram",
+                                              "minhash") if k in report},
             "spark": m, "_found": capture.found}
 
 
@@ -792,7 +911,15 @@ def print_stage(results: list[dict]) -> None:
     for r in results:
         s = r["spark"]
         print(f"\n    {r['docs']:,} docs: layout {r['layout']}; (table, key) rows {r['table_key_rows']:,}")
+        print(f"      near duplicates by: {r.get('near', 'simhash')}")
         print("      CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_split_s"].items()))
+        if r.get("peak_rss_bytes"):
+            print("      peak resident memory (sampled every 0.5 s): " + ", ".join(
+                f"{k} {v / 2 ** 20:,.0f} MiB" for k, v in r["peak_rss_bytes"].items()))
+        if "minhash" in r["report"]:
+            mh = r["report"]["minhash"]
+            print(f"      MinHash: {mh['describe']}; {mh['candidate_pairs']:,} candidate pairs, {mh['pairs']:,} "
+                  f"accepted (verified={mh['verified']}), capped band buckets {mh['capped_buckets']}")
         print(f"      planted {r['input']['planted']}; outcomes {r['reasons']}")
         print(f"      pairs within k {r['report']['pairs_within_k']:,}, capped buckets {r['report']['capped_buckets']}, "
               f"cluster sizes {dict(list(r['report']['cluster_size_histogram'].items())[:8])}")
@@ -882,6 +1009,8 @@ def main():
                          "`corpus run --set` does; repeatable")
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Spark setting (e.g. spark.sql.shuffle.partitions=8); repeatable")
+    ap.add_argument("--minhash-only", action="store_true",
+                    help="(a) measures MinHash signatures only (not the SimHash engines)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -889,11 +1018,15 @@ def main():
         print(json.dumps(stage_child(args), default=str))
         return
     out = {"loadavg_start": os.getloadavg(), "cpus": os.cpu_count()}
-    if not args.skip_fingerprint:
+    if not args.skip_fingerprint or args.minhash_only:
         docs = fingerprint_docs(args.shared, args.per_group, args.seed)
-        out["fingerprints"] = bench_fingerprints(docs, args.repeat)
+        if not args.minhash_only:
+            out["fingerprints"] = bench_fingerprints(docs, args.repeat)
+            if not args.json:
+                print_fingerprints(out["fingerprints"])
+        out["minhash"] = bench_minhash(docs, args.repeat)
         if not args.json:
-            print_fingerprints(out["fingerprints"])
+            print_minhash(out["minhash"])
     if not args.skip_stage:
         os.makedirs(args.workdir, exist_ok=True)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -13,8 +13,8 @@ a seeded sample of --docs of them (at least 20,000) is the corpus.
 Planted: for --copies distinct base documents per kind (each base document gets at most one
 copy), a near duplicate added to the corpus:
 
-    edit1 / edit3 / edit5   random character edits (substitute, delete, insert) at 1%, 3%, 5%
-                            of the characters
+    edit1 / 3 / 5 / 10      random character edits (substitute, delete, insert) at 1%, 3%, 5%,
+                            10% of the characters
     boilerplate             1-3 boilerplate lines (上一篇/版权所有/Share this...) inserted at the
                             start, the end or a random line
     reorder                 paragraphs shuffled (sentences when under 3 paragraphs)
@@ -35,6 +35,20 @@ candidate_pairs_df is checked against brute force too. Then, per k:
                 positives of the criterion)
 
 and the distance distribution of the planted pairs of each kind.
+
+Methods side by side (`--methods`, default on; `--methods-only` skips the SimHash table and
+brute-force checks above): on the same corpus, the pairs each near-duplicate method accepts:
+
+    simhash       fingerprints within the configured k (brute force, = the stage's tables)
+    minhash n=N   MinHash-LSH as the stage runs it with dedup.minhash (shingle N for each
+                  --shingles; signatures by corpus.dedup.minhash.MinHasher, candidates = pairs
+                  sharing a band key, verified by exact shingle Jaccard >= threshold), computed
+                  here in numpy (the Spark path is tested equal in tests/test_minhash.py)
+    both          the union of simhash and minhash n=<first of --shingles>
+
+    recall        share of the planted pairs of each kind that the method accepts
+    false merges  accepted pairs that are not planted and whose two documents are unrelated
+                  (Jaccard of the SimHash feature sets < 0.5), and the share of documents in one
 
 Results and the choice of the default k: bench/README.md.
 """
@@ -60,8 +74,8 @@ if __package__ in (None, ""):  # run as a script: the repository root makes benc
 
 from bench import dedup as B  # noqa: E402  (shared data readers and the planting functions)
 
-KINDS = ["edit1", "edit3", "edit5", "boilerplate", "reorder", "s2t"]
-EDIT_RATES = {"edit1": 0.01, "edit3": 0.03, "edit5": 0.05}
+KINDS = ["edit1", "edit3", "edit5", "edit10", "boilerplate", "reorder", "s2t"]
+EDIT_RATES = {"edit1": 0.01, "edit3": 0.03, "edit5": 0.05, "edit10": 0.10}
 LENGTH_BUCKETS = [(0, 200, "<200"), (200, 1000, "200-1k"), (1000, 10 ** 9, ">=1k")]
 
 
@@ -200,6 +214,13 @@ def main():
                     help="also count unplanted pairs at every distance up to this")
     ap.add_argument("--skip-spark", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-methods", dest="methods", action="store_false",
+                    help="skip the simhash / minhash / both table")
+    ap.add_argument("--methods-only", action="store_true",
+                    help="only the simhash / minhash / both table (no brute-force table checks)")
+    ap.add_argument("--shingles", type=int, nargs="+", default=None,
+                    help="MinHash shingle sizes to compare (default: the configured one)")
+    ap.add_argument("--threshold", type=float, default=None, help="MinHash threshold (default: configured)")
     args = ap.parse_args()
 
     import numpy as np
@@ -220,6 +241,15 @@ def main():
     docs, planted, n_base, pool_size = build_corpus(args, cfg)
     n = len(docs)
     fps = np.array([d["fp"] for d in docs], dtype=np.uint64)
+    if args.methods_only:
+        res = methods_side_by_side(docs, planted, args)
+        if args.json:
+            print(json.dumps(res, indent=1, ensure_ascii=False, default=str))
+        else:
+            print(f"corpus: {n_base:,} real documents + {len(planted):,} planted copies = {n:,} documents; "
+                  f"built in {time.perf_counter() - t0:.0f} s")
+            print_methods(res)
+        return
     out = {"base_docs": n_base, "real_docs_with_fingerprint": pool_size, "docs": n,
            "planted": dict(collections.Counter(k for _, k in planted.values())),
            "by_source": dict(collections.Counter(f"{d['source']}/{d['lang']}" for d in docs[:n_base])),
@@ -350,6 +380,8 @@ def main():
     out["false_positive_examples"] = examples
     out["all_pairs"] = all_pairs
 
+    if args.methods:
+        out["methods"] = methods_side_by_side(docs, planted, args)
     if args.json:
         print(json.dumps(out, indent=1, ensure_ascii=False, default=str))
         return
@@ -408,6 +440,162 @@ def main():
         print(f"\nfalse-positive examples at k={max(args.ks)}:")
         for e in examples:
             print(f"  d={e['distance']} J={e['jaccard']}: {e['a']!r}\n        vs {e['b']!r}")
+
+    if "methods" in out:
+        print()
+        print_methods(out["methods"])
+
+
+def minhash_pairs_local(texts: list[str], cfg: dict):
+    """The stage's MinHash-LSH decisions in numpy: (candidate pairs (m, 2) i < j, accepted
+    mask, exact Jaccard of each candidate, Bands, CPU seconds of the signatures, has a signature)."""
+    import numpy as np
+
+    from corpus.dedup.minhash import MinHasher, Shingler, band_keys, bands_of, exact_jaccard
+    from corpus.dedup.tables import _unique_pairs, pairs_in_groups
+
+    bands = bands_of(cfg)
+    mh = MinHasher(cfg)
+    t0 = time.process_time()
+    done = [mh.batch(texts[i:i + 1024]) for i in range(0, len(texts), 1024)]
+    sigs = np.vstack([x[0] for x in done])
+    valid = np.concatenate([x[1] for x in done])
+    secs = time.process_time() - t0
+    keys = band_keys(sigs, bands.bands, bands.rows)
+    idx = np.flatnonzero(valid)
+    parts = []
+    for band in range(bands.bands):
+        k = keys[idx, band]
+        order = np.argsort(k, kind="stable")
+        parts.append(pairs_in_groups(idx[order], k[order]))
+    cand = _unique_pairs(np.concatenate(parts), len(texts)) if parts else np.empty((0, 2), np.int64)
+    sh = Shingler(cfg)
+    h, d = sh.hashes(texts, want64=True)
+    bounds = np.searchsorted(d, np.arange(len(texts) + 1))
+    jac = np.array([exact_jaccard(h[bounds[i]:bounds[i + 1]], h[bounds[j]:bounds[j + 1]])
+                    for i, j in cand]) if len(cand) else np.empty(0)
+    accepted = jac >= bands.threshold if cfg.get("verify", True) else np.ones(len(cand), bool)
+    return cand, accepted, jac, bands, secs, valid
+
+
+def methods_side_by_side(docs, planted, args) -> dict:
+    """Recall per planted kind and false merges of simhash, minhash (per shingle size) and both."""
+    import numpy as np
+    import opencc
+
+    from corpus.config import load_config
+    from corpus.dedup.tables import brute_force_pairs
+
+    dcfg = load_config()["dedup"]
+    sim_cfg, mh_cfg = dict(dcfg["simhash"]), dict(dcfg["minhash"])
+    if args.threshold is not None:
+        mh_cfg["threshold"] = args.threshold
+    n = len(docs)
+    texts = [d["text"] for d in docs]
+    fps = np.array([d["fp"] for d in docs], dtype=np.uint64)
+    k = int(sim_cfg["k"])
+    t0 = time.perf_counter()
+    found = {f"simhash k={k}": brute_force_pairs(fps, k)[:, :2]}
+    info = {f"simhash k={k}": {"seconds": time.perf_counter() - t0}}
+    shingles = args.shingles or [int(mh_cfg["shingle"])]
+    for sh in shingles:
+        cfg = {**mh_cfg, "shingle": sh}
+        t0 = time.perf_counter()
+        cand, ok, jac, bands, sig_s, valid = minhash_pairs_local(texts, cfg)
+        name = f"minhash n={sh}"
+        found[name] = cand[ok]
+        info[name] = {"bands": bands.describe(), "candidates": int(len(cand)), "accepted": int(ok.sum()),
+                      "seconds": time.perf_counter() - t0, "signature_cpu_s": sig_s,
+                      "rejected_by_verification": int((~ok).sum())}
+        # the LSH alone: of the planted pairs whose exact Jaccard reaches the threshold, the
+        # share that became candidates (what the S-curve predicts)
+        from corpus.dedup.minhash import Shingler, candidate_probability, exact_jaccard
+
+        shg = Shingler(cfg)
+        hp, dp = shg.hashes(texts, want64=True)
+        bnd = np.searchsorted(dp, np.arange(n + 1))
+        pj = np.array([exact_jaccard(hp[bnd[b]:bnd[b + 1]], hp[bnd[c]:bnd[c + 1]])
+                       for c, (b, _) in sorted(planted.items())])
+        both_valid = np.array([valid[b] and valid[c] for c, (b, _) in sorted(planted.items())])
+        info[name]["planted_without_signature"] = int((~both_valid).sum())
+        above = pj >= bands.threshold
+        cand_codes = cand[:, 0] * n + cand[:, 1]
+        pc = np.array([min(b, c) * n + max(b, c) for c, (b, _) in sorted(planted.items())])
+        is_cand = np.isin(pc, cand_codes)
+        info[name]["planted_at_or_above_threshold"] = float(above.mean())
+        pk = np.array([kind for _, (_, kind) in sorted(planted.items())])
+        info[name]["share_at_or_above_threshold_by_kind"] = {  # the most a verified method can find
+            kind: float(above[pk == kind].mean()) for kind in KINDS if (pk == kind).any()}
+        sel = above & both_valid  # a text with fewer than min_shingles shingles has no signature
+        info[name]["lsh_recall_at_or_above_threshold"] = float(is_cand[sel].mean()) if sel.any() else None
+        info[name]["lsh_predicted_at_or_above_threshold"] = (
+            float(np.mean(candidate_probability(pj[sel], bands.bands, bands.rows))) if sel.any() else None)
+    first = f"minhash n={shingles[0]}"
+    found["both"] = np.unique(np.concatenate([found[f"simhash k={k}"], found[first]]), axis=0)
+    info["both"] = {}
+
+    copies = np.array(sorted(planted), dtype=np.int64)
+    bases = np.array([planted[c][0] for c in copies], dtype=np.int64)
+    kinds = np.array([planted[c][1] for c in copies])
+    planted_codes = np.minimum(bases, copies) * n + np.maximum(bases, copies)
+    t2s = opencc.OpenCC("t2s") if sim_cfg.get("t2s", True) else None
+    feats = {}
+
+    def feat(i):
+        if i not in feats:
+            feats[i] = features(docs[i]["text"], t2s, int(sim_cfg["shingle"]))
+        return feats[i]
+
+    kinds_present = [x for x in KINDS if (kinds == x).any()]
+    out = {"docs": n, "planted": int(len(copies)), "methods": {}}
+    for name, pairs in found.items():
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        codes = pairs[:, 0] * n + pairs[:, 1]
+        hit = np.isin(planted_codes, codes)
+        other = pairs[~np.isin(codes, planted_codes)]
+        false = [(int(i), int(j)) for i, j in other if jaccard(feat(int(i)), feat(int(j))) < 0.5]
+        docs_false = len({x for p in false for x in p})
+        out["methods"][name] = {
+            **info[name],
+            "recall": {kind: float(hit[kinds == kind].mean()) for kind in kinds_present},
+            "recall_all": float(hit.mean()),
+            "pairs": int(len(pairs)), "unplanted_pairs": int(len(other)),
+            "false_pairs": len(false), "docs_in_false_pairs": docs_false,
+            "false_merge_rate": docs_false / n,
+            "false_pair_rate": len(false) / (n * (n - 1) / 2),
+        }
+    return out
+
+
+def print_methods(res: dict) -> None:
+    methods = res["methods"]
+    kinds = list(next(iter(methods.values()))["recall"])
+    print(f"near-duplicate methods side by side on {res['docs']:,} documents ({res['planted']:,} planted "
+          "copies): recall of the planted pairs by kind, and false merges (accepted pairs that are not "
+          "planted and whose documents' SimHash-feature Jaccard is < 0.5)")
+    names = list(methods)
+    print("  " + f"{'':14s}" + "".join(f"{m:>16s}" for m in names))
+    for kind in kinds:
+        print("  " + f"{kind:14s}" + "".join(f"{methods[m]['recall'][kind]:16.1%}" for m in names))
+    print("  " + f"{'all planted':14s}" + "".join(f"{methods[m]['recall_all']:16.1%}" for m in names))
+    print("  " + f"{'pairs':14s}" + "".join(f"{methods[m]['pairs']:16,d}" for m in names))
+    print("  " + f"{'unplanted':14s}" + "".join(f"{methods[m]['unplanted_pairs']:16,d}" for m in names))
+    print("  " + f"{'false pairs':14s}" + "".join(f"{methods[m]['false_pairs']:16,d}" for m in names))
+    print("  " + f"{'false merges':14s}" + "".join(f"{methods[m]['false_merge_rate']:16.3%}" for m in names))
+    for m in names:
+        i = methods[m]
+        if "bands" in i:
+            print(f"  {m}: {i['bands']}; {i['candidates']:,} candidates, {i['accepted']:,} accepted "
+                  f"after exact Jaccard, signatures {i['signature_cpu_s']:.1f} CPU s, all {i['seconds']:.1f} s")
+            if i.get("lsh_recall_at_or_above_threshold") is not None:
+                print(f"    planted pairs with exact Jaccard >= threshold: "
+                      f"{i['planted_at_or_above_threshold']:.1%}; of those with signatures on both sides, candidates (the LSH): "
+                      f"{i['lsh_recall_at_or_above_threshold']:.1%} (S-curve predicts "
+                      f"{i['lsh_predicted_at_or_above_threshold']:.1%}); planted pairs with a text "
+                      f"under min_shingles: {i['planted_without_signature']:,}")
+                print("    share of planted pairs with exact Jaccard >= threshold, by kind (the most "
+                      "exact verification lets through): " + ", ".join(
+                          f"{k} {v:.1%}" for k, v in i["share_at_or_above_threshold_by_kind"].items()))
 
 
 if __name__ == "__main__":

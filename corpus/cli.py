@@ -1,7 +1,7 @@
 """The `corpus` command: `corpus run` builds a corpus, `corpus stats` prints its funnel,
 `corpus config show|check` prints or checks a configuration, `corpus train-quality` trains the
 quality classifier, `corpus train-topics` the topic classifier, `corpus train-tokenizer` and `corpus export-tokens` turn a run into token
-shards for `corpus-train`.
+shards for `corpus-train`, `corpus report` writes an HTML report of a run directory.
 
 `spark-submit jobs/pipeline.py` takes the same arguments as `corpus run`.
 """
@@ -158,6 +158,17 @@ def _main(argv: list[str] | None = None) -> int:
     tokens_cli.add_arguments(tt, "tokenizer.vocab_size=32000")
     et = sub.add_parser("export-tokens", help="tokenize a run into packed token shards (Spark)")
     tokens_cli.add_arguments(et, "tokens.seq_len=4096 or tokens.stage=clean")
+    rep = sub.add_parser("report", help="write one self-contained HTML report of a run directory (no Spark, "
+                                        "no network): funnel, drop reasons with examples, source and language "
+                                        "mix, quality signals with the rules' thresholds, quality scores, dedup "
+                                        "clusters, decontamination hits, topic mix and shards, config, digests")
+    rep.add_argument("run_dir", metavar="RUN_DIR", help="a run directory with at least one committed stage")
+    rep.add_argument("--output", "-o", metavar="FILE",
+                     help="where to write the HTML file (default: RUN_DIR/report.html)")
+    from corpus.train import generate, hf_export  # corpus.train's commands (torch imported when run)
+
+    generate.add_arguments(sub.add_parser("generate", help="continue a prompt with a trained checkpoint"))
+    hf_export.add_arguments(sub.add_parser("export-hf", help="write a checkpoint as a Hugging Face LlamaForCausalLM"))
     args = parser.parse_args(argv)
     try:
         return _dispatch(args, tokens_cli, train_quality_command, train_topics_command)
@@ -181,6 +192,15 @@ def _dispatch(args, tokens_cli, train_quality_command, train_topics_command) -> 
         return tokens_cli.run_job(args, "tokenizer")
     if args.command == "export-tokens":
         return tokens_cli.run_job(args, "tokens")
+    if args.command == "report":
+        from corpus.report import build_report
+
+        print(f"report: {build_report(args.run_dir, args.output)}")
+        return 0
+    if args.command in ("generate", "export-hf"):
+        from corpus.train import generate, hf_export
+
+        return (generate.generate_command if args.command == "generate" else hf_export.export_hf_command)(args)
     return stats_command(args)
 
 

@@ -216,6 +216,16 @@ def _simhash(c: Mapping) -> str | None:
     return None
 
 
+def _minhash(c: Mapping) -> str | None:
+    b = c["bands"]
+    if isinstance(b, list):
+        if len(b) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in b):
+            return f"bands must be auto or [bands, rows] (two integers >= 1), got {b!r}"
+        if b[0] * b[1] > c["num_perm"]:
+            return f"bands x rows must be <= num_perm ({c['num_perm']}), got {b[0]} x {b[1]}"
+    return None
+
+
 def _langid(c: Mapping) -> str | None:
     if c["min_chunk_chars"] > c["max_chunk_chars"]:
         return f"min_chunk_chars must be <= max_chunk_chars ({c['max_chunk_chars']}), got {c['min_chunk_chars']}"
@@ -381,6 +391,21 @@ SCHEMA = Section({
             "blocks": Either(Str(choices=("auto",)), Int(lo=1, hi=64)),
             "max_bucket": Int(lo=1),
         }, rule=_simhash),
+        "near": Str(choices=("simhash", "minhash", "both")),
+        "minhash": Section({
+            "shingle": Int(lo=1),
+            "num_perm": Int(lo=1, hi=4096),
+            "seed": Int(lo=0, hi=2 ** 32 - 1),
+            "scheme": Str(choices=("affine32", "legacy")),
+            "hash": Str(choices=("fast", "sha1")),
+            "threshold": Number(lo=0.01, hi=1),
+            "bands": Either(Str(choices=("auto",)), List(Int(lo=1))),
+            "fp_weight": Share(),
+            "verify": Bool(),
+            "min_shingles": Int(lo=0),
+            "t2s": Bool(),
+            "max_bucket": Int(lo=1),
+        }, rule=_minhash),
         "checkpoint_dir": Str(nullable=True),
         "driver_edges": Int(lo=0),
         "report_top_clusters": Int(lo=0),
@@ -425,5 +450,6 @@ SCHEMA = Section({
         "seq_len": Int(lo=1),
         "seed": Int(),
         "shard_tokens": Int(lo=1),
+        "validation_fraction": Share(),
     }),
 })

@@ -1,5 +1,5 @@
 """Live progress of a run, on stderr: a line when a stage starts, updates while it runs (Spark
-tasks done of all, documents and MB of text written so far, docs/s, an ETA) and a one-line
+tasks done of all, documents and characters of text done so far, docs/s, an ETA) and a one-line
 summary when it commits.
 
 Modes: `auto` (a live line redrawn in place on a terminal, else `plain`), `plain` (one line
@@ -69,8 +69,10 @@ class Progress:
         if docs_in is None:  # an artefact stage
             text = f"{stage}: committed in {seconds:.1f} s"
         else:
-            text = (f"{stage}: committed in {seconds:.1f} s: {docs_in:,} in, {entry.get('kept') or 0:,} kept, "
-                    f"{entry.get('dropped') or 0:,} dropped, {record['docs_per_s'] or 0:,.0f} docs/s")
+            kept, dropped = entry.get("kept") or 0, entry.get("dropped") or 0
+            rows = " rows (copies included)" if kept + dropped != docs_in else ""
+            text = (f"{stage}: committed in {seconds:.1f} s: {docs_in:,} in, {kept:,}{rows} kept, "
+                    f"{dropped:,} dropped, {record['docs_per_s'] or 0:,.0f} docs/s")
         self._emit(record, text)
 
     def stop(self) -> None:
@@ -98,7 +100,7 @@ class Progress:
                 if stage:
                     done, total = done + stage.numCompletedTasks, total + stage.numTasks
         docs = self.docs.value if self.docs is not None else 0
-        mb = (self.chars.value if self.chars is not None else 0) * 3 / 1e6  # UTF-8, CJK-heavy: at most 3 bytes a char
+        mchars = (self.chars.value if self.chars is not None else 0) / 1e6
         now = (done, total, docs)
         if now == self._last and self.mode != "live":
             return
@@ -107,10 +109,10 @@ class Progress:
         rate = docs / elapsed if elapsed > 0 else 0.0
         eta = elapsed * (total - done) / done if done and total > done else None
         record = {"event": "progress", "stage": self.stage, "tasks_done": done, "tasks": total,
-                  "docs": docs, "text_mb": round(mb, 1), "docs_per_s": round(rate, 1),
+                  "docs": docs, "text_mchars": round(mchars, 2), "docs_per_s": round(rate, 1),
                   "elapsed_s": round(elapsed, 1), "eta_s": round(eta, 1) if eta is not None else None}
         tasks = f"{done}/{total} tasks" if total else "between jobs"
-        text = (f"{self.stage}: {tasks}, {docs:,} docs ({mb:,.1f} MB text) written, {rate:,.0f} docs/s, "
+        text = (f"{self.stage}: {tasks}, {docs:,} docs ({mchars:,.1f} M characters) done, {rate:,.0f} docs/s, "
                 f"{elapsed:,.0f} s" + (f", ETA {eta:,.0f} s (this job)" if eta is not None else ""))
         self._emit(record, text, redraw=True)
 

@@ -19,3 +19,4 @@ tokens=(--set tokenizer.vocab_size=8000 --set tokens.seq_len=512)
 echo
 echo "[demo] balanced shards: runs/sample/balance/ (_manifest.json); token shards: runs/sample/tokens/"
 echo "[demo] the same funnel as JSON: $venv/bin/corpus stats runs/sample --json"
+echo "[demo] an HTML report of the run: $venv/bin/corpus report runs/sample (writes runs/sample/report.html)"

@@ -203,7 +203,8 @@ def test_token_export_reads_the_shards_with_their_repeats(spark, sample_run, tmp
     assert tok["stage"] == exported["stage"] == "balance"
     kept = sum(c["docs_kept"] for c in balance["cells"])
     assert tok["sample"]["docs"] == kept  # each document once in the tokenizer's sample
-    assert exported["documents"] == balance["rows"] > kept  # every copy exported
+    held_out = exported.get("validation", {}).get("documents", 0)  # tokens.validation_fraction
+    assert exported["documents"] + held_out == balance["rows"] > kept  # every copy exported
 
 
 def test_a_share_for_a_topic_the_taxonomy_lacks_is_refused():

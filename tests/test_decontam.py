@@ -379,7 +379,7 @@ def test_stage_on_spark(spark, shared, tmp_path, capsys):
     report = json.loads((run / "reports" / "decontaminate.json").read_text())
     by_name = {b["name"]: b for b in report["benchmarks"]}
     assert report["docs_contaminated"] == report["docs_dropped"] == 2 and "built" not in report["index"]
-    assert f"index {report['index']['version']} built and saved to {tmp_path}/idx/" in capsys.readouterr().out
+    assert f"index {report['index']['version']} built and saved to {tmp_path}/idx/" in capsys.readouterr().err
     assert by_name["c3"]["docs_hit"] == 1 and by_name["c3"]["items_hit"] >= 1 and by_name["cmmlu"]["docs_hit"] == 0
     assert by_name["gsm8k"]["examples"][0]["item"] == gsm.item_id and by_name["bustm"]["items_too_short"] == 26
     assert (tmp_path / "idx" / report["index"]["version"] / "ngrams.npy").exists()
@@ -388,7 +388,7 @@ def test_stage_on_spark(spark, shared, tmp_path, capsys):
 
     # rerun: the saved index is reused and the tables are byte-identical
     pipeline.run_pipeline(str(run), [f"jsonl:{src}"], cfg, stages=["decontaminate"], force=True)
-    assert f"index {report['index']['version']} loaded from {tmp_path}/idx/" in capsys.readouterr().out
+    assert f"index {report['index']['version']} loaded from {tmp_path}/idx/" in capsys.readouterr().err
     assert (run / "decontaminate" / "part-00000.parquet").read_bytes() == first
 
     # cut: the C3 passage is cut out of a long document, which is kept

@@ -17,14 +17,14 @@ from corpus.cli import main  # noqa: E402
 from corpus.config import load_config  # noqa: E402
 from corpus.ingest import read_input  # noqa: E402
 from corpus.tokens.pack import Packer, pack_shards, tokenize_batches  # noqa: E402
-from corpus.tokens.shards import TokenShards, read_manifest  # noqa: E402
+from corpus.tokens.shards import MANIFEST as MANIFEST_NAME, TokenShards, read_manifest  # noqa: E402
 from corpus.tokens.tokenizer import Tokenizer, train_model  # noqa: E402
 from tests.conftest import SAMPLE  # noqa: E402
 
 PARAMS = {"vocab_size": 8000, "model_type": "bpe", "character_coverage": 0.9995,
           "split_digits": True, "max_sentencepiece_length": 16, "num_threads": 2}
 SETS = ["tokenizer.vocab_size=8000", "tokenizer.num_threads=2",
-        "tokens.seq_len=128", "tokens.shard_tokens=50000"]
+        "tokens.seq_len=128", "tokens.shard_tokens=50000", "tokens.validation_fraction=0.1"]
 
 ADVERSARIAL = [
     "", " ", "   ", "\n", "\t", "\n\n\n", " \t \n ", "two  spaces,   three,    four", " lead", "trail ",
@@ -172,23 +172,86 @@ def test_export_loses_no_token(run_dir, model):
     tok = Tokenizer(model)
     docs = pq.read_table(run_dir / "ingest").to_pylist()
     encoded = tok.encode_batch([d["text"] for d in docs])
+    v = m["validation"]  # tokens.validation_fraction=0.1 held out about a tenth of the documents
+    assert 0.03 * len(docs) < v["documents"] < 0.2 * len(docs) and v["sequences"] > 0
+    assert v["tokens"] == v["sequences"] * 129 + v["leftover_tokens"]
     expected = sum(len(x) for x in encoded) + len(docs)   # documents plus one separator each
-    assert m["tokens"] == expected == m["sequences"] * 129 + m["leftover_tokens"]
-    assert m["documents"] == len(docs) and len(m["shards"]) > 2 and m["tokenizer"]["sha256"] == tok.sha256
-    assert sum(s["tokens"] for s in m["by_source"].values()) == expected
-    ledger = pq.read_table(run_dir / "ledger" / "tokens.parquet").to_pylist()
-    assert sum(r["tokens"] for r in ledger) == expected and sum(r["docs"] for r in ledger) == len(docs)
+    assert m["tokens"] + v["tokens"] == expected
+    assert m["tokens"] == m["sequences"] * 129 + m["leftover_tokens"]
+    assert m["documents"] + v["documents"] == len(docs) and len(m["shards"]) > 2
+    assert m["tokenizer"]["sha256"] == tok.sha256
+    assert sum(s["tokens"] for s in m["by_source"].values()) == m["tokens"]
+    ledger = pq.read_table(run_dir / "ledger" / "tokens.parquet").to_pylist()  # the training split
+    assert sum(r["tokens"] for r in ledger) == m["tokens"] and sum(r["docs"] for r in ledger) == m["documents"]
     assert {"code", "misc"} <= {g["topic"] for g in m["by_source_topic"] if g["source"] == "jsonl"}
 
     shards = TokenShards(str(tokens_dir))
     assert len(shards) == m["sequences"]
     stored = np.concatenate([shards.rows(0, len(shards)).ravel(),
                              np.fromfile(tokens_dir / "leftover.bin", "<u2")])
+    valid = TokenShards(str(tokens_dir), "validation")
+    stored_valid = valid.rows(0, len(valid)).ravel()
     want = Counter(np.concatenate(encoded).tolist())
     want[tok.eos_id] += len(docs)
-    assert Counter(stored.tolist()) == want
+    assert Counter(stored.tolist()) + Counter(stored_valid.tolist()) <= want
+    assert sum((want - Counter(stored.tolist()) - Counter(stored_valid.tolist())).values()) == v["leftover_tokens"]
     # documents whole inside a shard decode to themselves
     texts = {d["text"] for d in docs}
     inner = np.split(shards.shards[0].ravel(), np.flatnonzero(shards.shards[0].ravel() == tok.eos_id) + 1)[1:-1]
     assert inner and all(tok.decode(x[:-1]) in texts for x in inner)
     assert shards.rows(len(shards) - 1, 2)[1].tolist() == shards.rows(0, 1)[0].tolist()  # wraps around
+
+
+def test_validation_split_is_disjoint_and_deterministic(run_dir, model, spark):
+    """The held-out documents (a hash of the id) are exactly those packed, in key order, into
+    validation/; none of them is in the training shards; an export again gives the same bytes."""
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    from corpus.tokens.export import held_out
+
+    if not (run_dir / "tokens" / MANIFEST_NAME).exists():
+        assert cli("export-tokens", str(run_dir)) == 0
+    m = read_manifest(str(run_dir / "tokens"))
+    df = spark.read.parquet(str(run_dir / "ingest"))
+    held = {r.id for r in df.where(held_out(F.col("id"), 0.1)).select("id").collect()}
+    keyed = df.select("id", F.xxhash64(F.lit(1), "id").alias("key")).collect()
+    docs = {d["id"]: d["text"] for d in pq.read_table(run_dir / "ingest").to_pylist()}
+    tok = Tokenizer(model)
+    order = sorted((r.key, r.id) for r in keyed if r.id in held)
+    stream = np.concatenate([np.append(tok.encode(docs[i]), tok.eos_id) for _, i in order])
+    valid = TokenShards(str(run_dir / "tokens"), "validation")
+    assert m["validation"]["documents"] == len(held) > 0
+    assert np.array_equal(valid.rows(0, len(valid)).ravel(), stream[:len(valid) * 129])
+    # disjoint: no held-out document whole inside the training shards
+    train = TokenShards(str(run_dir / "tokens"))
+    flat = train.rows(0, len(train)).ravel()
+    inner = {tok.decode(x[:-1]) for x in np.split(flat, np.flatnonzero(flat == tok.eos_id) + 1)[1:-1]}
+    held_texts = {docs[i] for i in held} - {docs[i] for i in docs if i not in held}
+    assert inner and not inner & held_texts
+    # each training document is in the shard, and at the place, it has in an export without a
+    # split (key mod shards, key order; the number of shards counts every document)
+    n_shards = len(m["shards"]) - 1  # (the last shard holds the packed tails)
+
+    def expected(k, ids):
+        return [docs[i] for _, i in sorted((r.key, r.id) for r in keyed if r.key % n_shards == k and r.id in ids)]
+
+    for k, s in enumerate(m["shards"][:-1]):
+        kept = _shard_docs(tok, np.fromfile(run_dir / "tokens" / s["path"], "<u2"))
+        assert kept and kept == expected(k, set(docs) - held)[:len(kept)]
+    assert main(["export-tokens", str(run_dir), "--force",
+                 *sum((["--set", s] for s in SETS[:-1]), []), "--set", "tokens.validation_fraction=0"]) == 0
+    whole = read_manifest(str(run_dir / "tokens"))
+    assert "validation" not in whole and whole["documents"] == len(docs)
+    assert len(whole["shards"]) == len(m["shards"])
+    for k, s in enumerate(whole["shards"][:-1]):
+        everything = _shard_docs(tok, np.fromfile(run_dir / "tokens" / s["path"], "<u2"))
+        assert everything == expected(k, set(docs))[:len(everything)]
+    assert cli("export-tokens", str(run_dir), "--force") == 0  # the split again, as the other tests expect
+    assert {s["sha256"] for s in read_manifest(str(run_dir / "tokens"))["validation"]["shards"]} == {
+        s["sha256"] for s in m["validation"]["shards"]}
+
+
+def _shard_docs(tok, flat):
+    """The documents a shard holds from its start, the one its last row cuts left out."""
+    return [tok.decode(x[:-1]) for x in np.split(flat, np.flatnonzero(flat == tok.eos_id) + 1)[:-1]]

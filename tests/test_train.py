@@ -40,16 +40,27 @@ def tokens_dir(tmp_path_factory):
     texts = sample_texts()
     tok = Tokenizer(train_model(texts, {**PARAMS, "vocab_size": 6000, "character_coverage": 0.995}))
     out = tmp_path_factory.mktemp("tokens")
+    (out / "spm.model").write_bytes(tok.model)
     rng = np.random.default_rng(0)
+    order = rng.permutation(len(texts))
+    held_out, order = order[:len(order) // 20], order[len(order) // 20:]
     packer, shards = Packer(SEQ_LEN + 1, tok.dtype), []
-    for index, part in enumerate(np.array_split(rng.permutation(len(texts)), 2)):
+    for index, part in enumerate(np.array_split(order, 2)):
         with open(out / shard_name(index), "wb") as f:
             writer = ShardWriter(f, tok.dtype)
             for ids in tok.encode_batch([texts[i] for i in part]):
                 writer.write(packer.add(np.append(ids, tok.eos_id).astype(tok.dtype)))
         shards.append(writer.describe(shard_name(index)))
+    (out / "validation").mkdir()
+    with open(out / "validation" / shard_name(0), "wb") as f:
+        writer, packer = ShardWriter(f, tok.dtype), Packer(SEQ_LEN + 1, tok.dtype)
+        for ids in tok.encode_batch([texts[i] for i in held_out]):
+            writer.write(packer.add(np.append(ids, tok.eos_id).astype(tok.dtype)))
+    validation = {"shards": [writer.describe("validation/" + shard_name(0))]}
     manifest = {"format": FORMAT, "seq_len": SEQ_LEN, "dtype": tok.dtype.name,
-                "vocab_size": tok.vocab_size, "eos_id": tok.eos_id, "shards": shards}
+                "vocab_size": tok.vocab_size, "eos_id": tok.eos_id, "shards": shards,
+                "validation": validation, "tokenizer": {"sha256": tok.sha256, "path": "spm.model"},
+                "by_source": {"books": {"documents": 3, "tokens": 300}, "forums": {"documents": 1, "tokens": 100}}}
     (out / MANIFEST).write_text(json.dumps(manifest))
     return out
 
@@ -57,7 +68,8 @@ def tokens_dir(tmp_path_factory):
 def run(tokens_dir, ckpt, *extra):
     argv = ["--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu", "--dtype", "fp32",
             "--batch-size", "4", "--grad-accum", "2", "--seq-len", str(SEQ_LEN), "--warmup-steps", "3",
-            "--log-every", "1", "--ckpt-dir", str(ckpt), "--ckpt-every", "7", *extra]
+            "--log-every", "1", "--ckpt-dir", str(ckpt), "--ckpt-every", "7", "--eval-every", "5",
+            "--eval-batches", "2", *extra]
     return loop.train(loop.parse_args(argv))
 
 
@@ -71,7 +83,12 @@ def final_state(ckpt):
 
 def losses(ckpt):
     rows = [json.loads(line) for line in (ckpt / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in rows}
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def val_losses(ckpt):
+    rows = [json.loads(line) for line in (ckpt / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["val_loss"] for r in rows if "val_loss" in r}
 
 
 def assert_same(a, b):
@@ -97,8 +114,14 @@ def test_stopped_and_resumed_run_is_bit_identical(tokens_dir, tmp_path):
     assert_same(model_a, model_b)
     assert_same(optim_a["state"], optim_b["state"])
     assert losses(tmp_path / "cut") == losses(tmp_path / "whole")
+    # validation: the same fixed batches every 5 steps, on schedule across the resume
+    assert val_losses(tmp_path / "cut") == val_losses(tmp_path / "whole")
+    assert sorted(val_losses(tmp_path / "cut")) == [0, 5, 10, 15, 20]  # 0: the untrained baseline
     trainer = json.loads((tmp_path / "cut" / "step-00000020" / "trainer.json").read_text())
     assert trainer["cursor"] == 20 * 2 * 4 and trainer["step"] == 20
+    vals = {s: v for s, v in val_losses(tmp_path / "whole").items() if s}
+    assert trainer["best_val"] == {"step": min(vals, key=vals.get), "loss": min(vals.values())}
+
 
 
 @pytest.mark.slow  # a second process
@@ -113,7 +136,7 @@ def test_sigterm_checkpoints_then_resume_is_exact(tokens_dir, tmp_path):
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if (ckpt / "metrics.jsonl").exists() and len((ckpt / "metrics.jsonl").read_text().splitlines()) >= 3:
+        if (ckpt / "metrics.jsonl").exists() and (ckpt / "metrics.jsonl").read_text().count('"loss"') >= 3:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
@@ -135,6 +158,8 @@ def test_loss_falls_on_real_text(tokens_dir, tmp_path):
     curve = losses(tmp_path / "c")
     first, last = np.mean([curve[s] for s in range(1, 6)]), np.mean([curve[s] for s in range(36, 41)])
     assert first > 8.0 and last < first - 1.0, (first, last)
+    vals = val_losses(tmp_path / "c")  # every 5 steps (the fixture's few long books make it noisy)
+    assert sorted(vals) == [5 * k for k in range(0, 9)] and all(np.isfinite(list(vals.values())))
 
 
 def test_model_is_causal_and_presets_have_welm_shapes():
@@ -189,5 +214,134 @@ def test_two_processes_resume_the_single_process_run(tokens_dir, tmp_path, mode)
     assert b"resumed from" in done.stderr
     one, two = losses(tmp_path / "one"), losses(tmp_path / mode)
     assert one.keys() == two.keys() and all(abs(one[s] - two[s]) < 1e-4 for s in one)
+    from corpus.train.checkpoint import load_model
+
+    resumed = load_model(str(tmp_path / mode))[0].state_dict()  # model.pt, or --fsdp's shards
     for k, v in final_state(tmp_path / "one")[1].items():
-        assert torch.allclose(v, final_state(tmp_path / mode)[1][k], atol=1e-5), k
+        assert torch.allclose(v, resumed[k], atol=1e-5), k
+
+
+# --- issue 16: defaults that fit the run, complete help, one-line user errors -------------
+
+def test_warmup_and_schedule_scale_with_max_steps():
+    short = loop.parse_args(["--tokens", "t", "--max-steps", "20"])
+    assert (short.warmup_steps, short.schedule_steps) == (2, 20)
+    assert loop.learning_rate(1, short) == short.lr and loop.learning_rate(19, short) < 0.12 * short.lr
+    assert loop.parse_args(["--tokens", "t", "--max-steps", "100000"]).warmup_steps == 2000
+    assert loop.parse_args(["--tokens", "t", "--max-steps", "5"]).warmup_steps == 1
+    given = loop.parse_args(["--tokens", "t", "--max-steps", "20", "--warmup-steps", "7",
+                             "--schedule-steps", "50"])
+    assert (given.warmup_steps, given.schedule_steps) == (7, 50)
+
+
+def test_help_is_complete_and_shows_every_default():
+    parser = loop.build_parser()
+    text = parser.format_help()
+    assert "or under torchrun:" not in text and "one process per GPU)." in text
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        helped = formatter._get_help_string(action)
+        assert action.help and "default" in helped, action.dest
+    assert "min(2000, max(1, --max-steps // 10))" in " ".join(text.split()).replace("--max- steps", "--max-steps")
+
+
+def _cli(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "corpus.train", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _one_line_error(done):
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("corpus-train: error: ")
+    return lines[0]
+
+
+def test_resume_with_another_preset_is_one_line(tokens_dir, tmp_path):
+    run(tokens_dir, tmp_path / "c", "--max-steps", "1")
+    line = _one_line_error(_cli("--tokens", str(tokens_dir), "--preset", "125m", "--device", "cpu",
+                                "--ckpt-dir", str(tmp_path / "c"), "--max-steps", "2"))
+    assert "step-00000001" in line and "tiny" in line and "--preset tiny" in line and "--ckpt-dir" in line
+
+
+def test_user_errors_are_one_line(tokens_dir, tmp_path):
+    line = _one_line_error(_cli("--tokens", str(tmp_path / "nowhere"), "--preset", "tiny", "--device", "cpu"))
+    assert "nowhere" in line and "export-tokens" in line
+    line = _one_line_error(_cli("--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu",
+                                "--seq-len", "4096"))
+    assert "--seq-len 4096" in line and "tokens.seq_len" in line
+    _one_line_error_usage = _cli("--preset", "tiny")  # argparse: usage + one error line, status 2
+    assert _one_line_error_usage.returncode == 2 and "Traceback" not in _one_line_error_usage.stderr
+    assert "--tokens is required" in _one_line_error_usage.stderr
+
+
+def test_mfu_is_na_on_cpu(tokens_dir, tmp_path, capsys):
+    row = run(tokens_dir, tmp_path / "c", "--max-steps", "1", "--eval-every", "0")
+    assert row["mfu"] is None
+    err = capsys.readouterr().err
+    assert "MFU n/a" in err and "mix (tokens by source): books 75.0%, forums 25.0%" in err
+
+
+def test_dry_run_prints_the_10b_memory_per_gpu(capsys):
+    assert loop.main(["--dry-run", "--preset", "10b"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("10b: 10.47 B parameters")
+    rows = {int(line.split()[0]): [float(x) for x in line.split()[1:]] for line in out[2:]}
+    assert set(rows) == {8, 64}
+    n = 10.47e9
+    assert rows[8][3] == pytest.approx(n * 16 / 8 / 2**30, rel=0.01)     # ~19.5 GiB
+    assert rows[64][3] == pytest.approx(n * 16 / 64 / 2**30, rel=0.01)   # ~2.4 GiB
+
+
+# --- issue 17: sharded checkpoints (torch.distributed.checkpoint) under --fsdp ----------------
+
+def _train_proc(tokens_dir, ckpt, nproc, batch, steps, *extra):
+    common = ["--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu", "--dtype", "fp32",
+              "--grad-accum", "2", "--seq-len", str(SEQ_LEN), "--warmup-steps", "2", "--log-every", "1",
+              "--schedule-steps", "4", "--eval-every", "2", "--eval-batches", "2", "--fsdp",
+              "--batch-size", str(batch), "--max-steps", str(steps), "--ckpt-dir", str(ckpt), *extra]
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)] if nproc > 1 else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, *launcher, "-m", "corpus.train", *common], cwd=REPO, env=env,
+                          capture_output=True, timeout=240)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return done.stderr.decode()
+
+
+@pytest.mark.slow  # five launches of one or two processes
+def test_sharded_checkpoints_resume_with_the_same_and_another_world_size(tokens_dir, tmp_path):
+    """--fsdp checkpoints are one file per rank (no gather); a run resumed from them with 2
+    processes (same world), 1 (2 -> 1) or from a 1-process one with 2 (1 -> 2) follows the
+    uninterrupted single-process run (2 x 4 sequences per micro-batch = 1 x 8)."""
+    import shutil
+
+    from corpus.train.checkpoint import load_model
+
+    common = ["--tokens", str(tokens_dir), "--preset", "tiny", "--device", "cpu", "--dtype", "fp32",
+              "--grad-accum", "2", "--seq-len", str(SEQ_LEN), "--warmup-steps", "2", "--log-every", "1",
+              "--schedule-steps", "4", "--eval-every", "2", "--eval-batches", "2"]
+    loop.train(loop.parse_args([*common, "--batch-size", "8", "--max-steps", "4",
+                                "--ckpt-dir", str(tmp_path / "one")]))
+    _train_proc(tokens_dir, tmp_path / "two", 2, 4, 2, "--async-checkpoints")  # written in the background
+    step2 = tmp_path / "two" / "step-00000002"
+    assert sorted(os.listdir(step2 / "dcp")) == [".metadata", "__0_0.distcp", "__1_0.distcp"]
+    assert not (step2 / "model.pt").exists()
+    for name in ("same", "two_to_one"):
+        shutil.copytree(tmp_path / "two", tmp_path / name)
+    assert "resumed from" in _train_proc(tokens_dir, tmp_path / "same", 2, 4, 4)
+    assert "resumed from" in _train_proc(tokens_dir, tmp_path / "two_to_one", 1, 8, 4)
+    _train_proc(tokens_dir, tmp_path / "one_to_two", 1, 8, 2)
+    assert "resumed from" in _train_proc(tokens_dir, tmp_path / "one_to_two", 2, 4, 4)
+    one, vals = losses(tmp_path / "one"), val_losses(tmp_path / "one")
+    reference = load_model(str(tmp_path / "one"))[0].state_dict()
+    for name in ("same", "two_to_one", "one_to_two"):
+        other = losses(tmp_path / name)
+        assert one.keys() == other.keys() and all(abs(one[s] - other[s]) < 1e-4 for s in one), name
+        assert all(abs(vals[s] - v) < 1e-4 for s, v in val_losses(tmp_path / name).items()), name
+        resumed = load_model(str(tmp_path / name))[0].state_dict()  # read back from the shards
+        for k, v in reference.items():
+            assert torch.allclose(v, resumed[k], atol=1e-5), (name, k)

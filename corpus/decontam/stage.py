@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -284,7 +285,7 @@ def decontaminate_outcomes(spark, docs, docs_in: int, cfg: Mapping):
     s = settings(cfg)
     index, item_keys, info = prepare_index(s, cache_dir())
     print(f"[corpus] decontaminate: index {info['version']} "
-          f"{'built and saved to' if info['built'] else 'loaded from'} {info['path']}")
+          f"{'built and saved to' if info['built'] else 'loaded from'} {info['path']}", file=sys.stderr)
     info = {k: v for k, v in info.items() if k not in ("built", "path")}  # the report: the data only
     bc = spark.sparkContext.broadcast((index, tables(), item_keys))
     schema = pa.schema(list(arrow_schema(docs.schema)) + OUTCOME_FIELDS)

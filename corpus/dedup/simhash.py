@@ -90,9 +90,10 @@ def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cls == 1, cls == 2
 
 
-def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(64-bit hash, start offset) of every token of the code points `cp`; `breaks` marks the
-    first code point of each document (no token spans two documents)."""
+def token_spans(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, is CJK) of every token of the code points `cp`: a CJK character, or a run
+    of letters and digits of another script; `breaks` marks the first code point of each
+    document (no token spans two documents)."""
     cjk, alnum = _char_classes(cp)
     first = np.empty_like(alnum)  # alnum here and not continuing an alnum run
     first[0] = alnum[0]
@@ -103,6 +104,12 @@ def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     last[:-1] = alnum[:-1] & (~alnum[1:] | breaks[1:])
     starts = np.flatnonzero(cjk | first)
     ends = np.flatnonzero(cjk | last) + 1
+    return starts, ends, cjk[starts]
+
+
+def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash, start offset) of every token of the code points `cp` (`token_spans`)."""
+    starts, ends, _ = token_spans(cp, breaks)
     # Polynomial hash of cp[s:e] = sum_j cp[j] * P^(j-s), from one prefix sum over the chunk:
     # S[i] = sum_{j<i} (cp[j]+1) * P^j, so hash = (S[e] - S[s]) * P^-s.
     up, down = _POWERS.get(cp.size)
@@ -113,24 +120,31 @@ def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return _fmix64(raw ^ (ends - starts).astype(_U64)), starts
 
 
+def lowered_codepoints(texts: Sequence[str]):
+    """(the lowered texts joined, their code points as uint32, each text's offset into them,
+    one more than texts, and a mask of the code points that start a text)."""
+    joined = "".join(texts)
+    lowered = joined.lower()
+    if len(lowered) == len(joined):  # lower() never shortens: no character grew, offsets hold
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    else:  # e.g. "İ" -> "i̇": lower each text on its own
+        parts = [t.lower() for t in texts]
+        lowered = "".join(parts)
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(texts))
+    cp = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    breaks = np.zeros(cp.size, dtype=bool)
+    breaks[offsets[:-1][lengths > 0]] = True
+    return lowered, cp, offsets, breaks
+
+
 def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -> np.ndarray:
     """SimHash per text (uint64) and, as a second row, 1 where the text has a fingerprint."""
     n_docs = len(texts)
     out = np.zeros((2, n_docs), dtype=_U64)
-    joined = "".join(texts)
-    lowered = joined.lower()
-    if len(lowered) == len(joined):  # lower() never shortens: no character grew, offsets hold
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
-    else:  # e.g. "İ" -> "i̇": lower each text on its own
-        parts = [t.lower() for t in texts]
-        lowered = "".join(parts)
-        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=n_docs)
-    cp = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    lowered, cp, offsets, breaks = lowered_codepoints(texts)
     if cp.size == 0:
         return out
-    offsets = np.concatenate(([0], np.cumsum(lengths)))
-    breaks = np.zeros(cp.size, dtype=bool)
-    breaks[offsets[:-1][lengths > 0]] = True
     tokens, starts = _tokens(cp.astype(_U64), breaks)
     doc_of = np.searchsorted(offsets, starts, side="right") - 1
     # shingles of `shingle` tokens of one document; a document with fewer tokens: its tokens

@@ -1,6 +1,8 @@
 """The dedup stage on Spark: exact duplicates by text hash, then near duplicates by SimHash
-(permuted tables, exact Hamming verification, connected components), one representative kept
-per group by one rule: highest quality score, then longest text, then smallest content key.
+(permuted tables, exact Hamming verification, connected components), by MinHash-LSH (band
+buckets, exact Jaccard verification; corpus.dedup.minhash_spark) or by both (`near`), one
+representative kept per group by one rule: highest quality score, then longest text, then
+smallest content key.
 
 Decisions are made on a narrow table (id, hashes, score, length; ~100 bytes per document)
 and joined back to the documents once; nothing per document reaches the driver, only counts
@@ -54,19 +56,16 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
     survivors = ranked.where(F.col("exact_rep") == F.col("id"))
 
-    # near duplicates among the survivors
+    # near duplicates among the survivors (SimHash here; MinHash or both: _near_by_minhash)
+    method = cfg.get("near", "simhash")
+    if method != "simhash":
+        return _near_by_minhash(spark, docs, docs_in, cfg, method, ranked, keys, survivors)
     k = int(sim_cfg["k"])
     layout = _layout(sim_cfg, k, docs_in)
     found = candidate_pairs_df(survivors.select("id", "simhash"), layout, k,
                                int(sim_cfg["max_bucket"]))
     pairs = found.pairs.persist(StorageLevel.MEMORY_AND_DISK)
-    components = connected_components(
-        pairs.select(F.col("id_a").alias("src"), F.col("id_b").alias("dst")), spark,
-        cfg.get("checkpoint_dir"), driver_edges=int(cfg.get("driver_edges", 0)))
-    clustered = (components.join(survivors.select("id", "quality_score", "length", "content_key"), "id")
-                 .withColumn("near_rep", F.first("id").over(
-                     Window.partitionBy("component").orderBy(*_rank_order())))
-                 .select("id", "near_rep"))
+    clustered = _near_representatives(spark, pairs, survivors, cfg)
 
     # every document's final representative: that of its exact representative's cluster
     final = (survivors.select(F.col("id").alias("exact_rep")).join(
@@ -84,6 +83,20 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
         done.unpersist()
     found.release()
     return docs.join(decisions, "id"), report
+
+
+def _near_representatives(spark, pairs, survivors, cfg: Mapping):
+    """(id, near_rep) for every document in a pair: the representative of its connected
+    component by the rule of `_rank_order`."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    components = connected_components(
+        pairs.select(F.col("id_a").alias("src"), F.col("id_b").alias("dst")), spark,
+        cfg.get("checkpoint_dir"), driver_edges=int(cfg.get("driver_edges", 0)))
+    return (components.join(survivors.select("id", "quality_score", "length", "content_key"), "id")
+            .withColumn("near_rep", F.first("id").over(Window.partitionBy("component").orderBy(*_rank_order())))
+            .select("id", "near_rep"))
 
 
 def _layout(sim_cfg: Mapping, k: int, n_docs: int):
@@ -126,7 +139,87 @@ def _report(docs, pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -
                    "key_bits": list(layout.key_bits),
                    "expected_candidates_per_doc": layout.expected_candidates(max(docs_in, 1))},
         "pairs_within_k": pairs.count(),
-        "capped_buckets": found.capped_buckets(),
+        "capped_buckets": found.capped_buckets() if found is not None else 0,
         "cluster_size_histogram": {int(r["size"]): int(r["count"]) for r in hist},
         "largest_clusters": list(clusters.values()),
     }
+
+
+def _near_by_minhash(spark, docs, docs_in: int, cfg: Mapping, method: str, ranked, keys, survivors):
+    """The near-duplicate part for `near: minhash | both`: the pairs of MinHash-LSH (and of
+    SimHash with both) are the edges of one graph; its connected components are the clusters,
+    one representative each by `_rank_order`. A dropped document's reason is `near_duplicate`
+    where a SimHash pair touches it, `minhash_duplicate` where only MinHash pairs do; the
+    outcomes get three more columns: `near_method` (simhash, minhash or both: the methods of
+    the pairs touching the document), `jaccard` (the highest Jaccard of its MinHash pairs:
+    exact with verification, else estimated) and `est_jaccard` (the highest estimate from the
+    signatures: the share of equal values)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from corpus.dedup.minhash import bands_of
+    from corpus.dedup.minhash_spark import minhash_pairs_df
+
+    sim_cfg = dict(cfg["simhash"])
+    mh_cfg = dict(cfg["minhash"])
+    k = int(sim_cfg["k"])
+    layout = _layout(sim_cfg, k, docs_in)
+    edges, found = [], None
+    if method == "both":
+        found = candidate_pairs_df(survivors.select("id", "simhash"), layout, k,
+                                   int(sim_cfg["max_bucket"]))
+        edges.append(found.pairs.select("id_a", "id_b", F.lit("simhash").alias("method"),
+                                        F.lit(None).cast("double").alias("jaccard"),
+                                        F.lit(None).cast("double").alias("est_jaccard")))
+    bands = bands_of(mh_cfg)
+    mh = minhash_pairs_df(docs, mh_cfg, bands, survivors.select("id"))
+    edges.append(mh.pairs.select("id_a", "id_b", F.lit("minhash").alias("method"),
+                                 F.coalesce("jaccard", "est_jaccard").alias("jaccard"), "est_jaccard"))
+    pairs = edges[0] if len(edges) == 1 else edges[0].unionByName(edges[1])
+    pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
+    clustered = _near_representatives(spark, pairs, survivors, cfg)
+    ends = pairs.select(F.col("id_a").alias("id"), "method", "jaccard", "est_jaccard").unionByName(
+        pairs.select(F.col("id_b").alias("id"), "method", "jaccard", "est_jaccard"))
+    per_doc = ends.groupBy("id").agg(
+        F.max(F.col("method") == "simhash").alias("by_simhash"),
+        F.max(F.col("method") == "minhash").alias("by_minhash"),
+        F.max("jaccard").alias("jaccard"), F.max("est_jaccard").alias("est_jaccard"))
+    per_doc = per_doc.select(
+        "id", "jaccard", "est_jaccard", "by_simhash",
+        F.when(F.col("by_simhash") & F.col("by_minhash"), F.lit("both"))
+         .when(F.col("by_simhash"), F.lit("simhash")).otherwise(F.lit("minhash")).alias("near_method"))
+
+    final = (survivors.select(F.col("id").alias("exact_rep")).join(
+        clustered.withColumnRenamed("id", "exact_rep"), "exact_rep", "left")
+        .select("exact_rep", F.coalesce("near_rep", "exact_rep").alias("rep")))
+    decisions = (ranked.select("id", "exact_rep", "simhash").join(final, "exact_rep")
+                 .join(per_doc, "id", "left").select(
+        "id", "simhash",
+        F.when(F.col("exact_rep") != F.col("id"), F.lit("exact_duplicate"))
+         .when((F.col("rep") != F.col("id")) & F.coalesce("by_simhash", F.lit(False)),
+               F.lit("near_duplicate"))
+         .when(F.col("rep") != F.col("id"), F.lit("minhash_duplicate")).alias("reason"),
+        F.when(F.col("rep") != F.col("id"), F.col("rep")).alias("detail"),
+        F.col("rep").alias("cluster_id"),
+        F.when(F.col("exact_rep") == F.col("id"), F.col("near_method")).alias("near_method"),
+        F.when(F.col("exact_rep") == F.col("id"), F.col("jaccard")).alias("jaccard"),
+        F.when(F.col("exact_rep") == F.col("id"), F.col("est_jaccard")).alias("est_jaccard"),
+    ).persist(StorageLevel.MEMORY_AND_DISK))
+    sim_pairs = found.pairs if found is not None else pairs.limit(0)
+    report = _report(docs, sim_pairs, found, decisions, layout, docs_in, cfg)
+    by_method = {r["method"]: int(r["count"]) for r in pairs.groupBy("method").count().collect()}
+    report["near"] = method
+    report["minhash"] = {
+        "bands": bands.bands, "rows": bands.rows, "num_perm": bands.num_perm,
+        "threshold": bands.threshold, "s_curve_midpoint": bands.midpoint,
+        "false_positive_area": bands.false_positive, "false_negative_area": bands.false_negative,
+        "describe": bands.describe(), "candidate_pairs": mh.candidates.count(),
+        "pairs": by_method.get("minhash", 0), "verified": bool(mh_cfg.get("verify", True)),
+        "capped_buckets": mh.capped_buckets(),
+    }
+    for done in (pairs, ranked, keys):
+        done.unpersist()
+    mh.release()
+    if found is not None:
+        found.release()
+    return docs.join(decisions, "id"), report

@@ -3,7 +3,7 @@
 Everything here reads a run directory (see corpus.rundir) and returns pandas objects or plain
 data; the plotting helpers draw on a matplotlib axis they are given. Nothing starts Spark.
 
-    run         load_funnel, load_stage, load_report, committed_stages, run_config
+    run         load_funnel, load_stage, load_report, committed_stages, run_config, default_run_dir
     funnel      funnel_frames, drops_per_rule: per stage, per source+lang, per drop reason
     signals     signals_frame, main_signals, signal_histogram, score_histogram
     thresholds  rules_dir_for, rule_thresholds, all_thresholds: the rule sets' thresholds

@@ -23,6 +23,31 @@ def as_run(run: str | Path | RunDir) -> RunDir:
     return run if isinstance(run, RunDir) else RunDir(str(run))
 
 
+DEMO_RUN_DIR = "runs/sample"  # what scripts/demo.sh writes, relative to the checkout
+
+
+def default_run_dir(cwd: str | Path | None = None, repo: str | Path | None = None) -> str:
+    """The run directory a notebook inspects: $CORPUS_RUN_DIR when set, else the demo's run
+    directory (runs/sample, written by `bash scripts/demo.sh`), looked for under the working
+    directory, its parent (a notebook's kernel starts in notebooks/) and the checkout corpus
+    is imported from. FileNotFoundError, saying what to do, when there is none."""
+    import os
+
+    env = os.environ.get("CORPUS_RUN_DIR")
+    if env:
+        return env
+    cwd = Path(cwd or Path.cwd())
+    repo = Path(repo) if repo is not None else Path(__file__).resolve().parents[2]
+    candidates = [cwd / DEMO_RUN_DIR, cwd.parent / DEMO_RUN_DIR, repo / DEMO_RUN_DIR]
+    for c in candidates:
+        if (c / "manifest.json").is_file():
+            return str(c)
+    raise FileNotFoundError(
+        f"CORPUS_RUN_DIR is not set and there is no demo run directory ({DEMO_RUN_DIR}, looked in "
+        f"{', '.join(str(c.parent.parent) for c in dict.fromkeys(candidates))}): run `bash scripts/demo.sh` "
+        "(it writes runs/sample) or set CORPUS_RUN_DIR to a run directory")
+
+
 def load_funnel(run: str | Path | RunDir) -> list[dict]:
     """The funnel of a run directory (corpus.pipeline.read_funnel): one dict per stage."""
     from corpus.pipeline import read_funnel

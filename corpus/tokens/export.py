@@ -13,6 +13,15 @@
    and the tokenizer's sha256; the export checks that the shards' tokens plus the leftover
    equal the documents' tokens plus one separator each. Everything is written to a staged
    folder that the `tokens` stage (corpus.stages.tokens) commits as RUN_DIR/tokens.
+5. With `tokens.validation_fraction` > 0 (default 0.005), the documents whose id hashes into
+   that share (`held_out`: the id alone, so copies stay together) are left out of the shards
+   and packed, in key order, into `validation/shard-00000.bin`, described under the
+   manifest's `validation` (documents, tokens, sequences, by_source; the last tokens that fill
+   no row are counted in its `leftover_tokens` and not written). The number of shards counts
+   all documents, so every training document has the shard and the order it has with
+   `validation_fraction: 0` (whose output is the same as before the split existed): the
+   training shards are that export with the held-out documents taken out. `documents`,
+   `tokens`, `by_source` and `by_source_topic` count the training split only.
 """
 
 from __future__ import annotations
@@ -44,15 +53,26 @@ def export_tokens(spark, run: RunDir, cfg: dict, stage: str, staged: str) -> dic
     seq_tokens, seed, dtype = int(p["seq_len"]) + 1, int(p["seed"]), tok.dtype
     model = spark.sparkContext.broadcast(tok.model)
 
+    fraction = float(p.get("validation_fraction") or 0.0)
+
     tokenized = documents(spark, run, stage, seed).mapInArrow(
         lambda batches: tokenize_batches(batches, model.value), spark_schema(TOKENIZED_SCHEMA))
     tokenized = tokenized.persist(StorageLevel.MEMORY_AND_DISK)
+    held = held_out(F.col("id"), fraction)
+    everything, tokenized = tokenized, tokenized.where(~held)
     try:
+        validation = _write_validation(run, staged, everything.where(held), seq_tokens, dtype) \
+            if fraction > 0 else None
+        if validation is not None:
+            validation["fraction"] = fraction
         groups = (tokenized.groupBy("source", "topic")
                   .agg(F.count(F.lit(1)).alias("documents"), F.sum("n_tokens").alias("tokens"))
                   .collect())
         doc_tokens = sum(g.tokens for g in groups)
-        num_shards = max(1, math.ceil(doc_tokens / int(p["shard_tokens"])))
+        # the number of shards counts the held-out documents too: each training document keeps
+        # the shard and the place it has in an export without a validation split
+        all_tokens = doc_tokens + (validation["tokens"] if validation else 0)
+        num_shards = max(1, math.ceil(all_tokens / int(p["shard_tokens"])))
         run.fs.makedirs(run.path(staged), exist_ok=True)
         uri = run.uri
 
@@ -67,7 +87,7 @@ def export_tokens(spark, run: RunDir, cfg: dict, stage: str, staged: str) -> dic
                      .select("shard", "tokens")
                      .mapInArrow(write, spark_schema(SUMMARY_SCHEMA)).collect())
     finally:
-        tokenized.unpersist()
+        everything.unpersist()
         model.destroy()
     summaries = sorted((s.asDict() for s in summaries), key=lambda s: s["shard"])
     shards, leftover = _pack_tails(run, staged, summaries, num_shards, seq_tokens, dtype)
@@ -79,6 +99,7 @@ def export_tokens(spark, run: RunDir, cfg: dict, stage: str, staged: str) -> dic
         "documents": sum(g.documents for g in groups), "tokens": doc_tokens,
         "sequences": sum(s["sequences"] for s in shards), "leftover_tokens": leftover["tokens"],
         "shards": shards, "leftover": leftover,
+        **({"validation": validation} if validation is not None else {}),
         "by_source": _by_source(groups),
         "by_source_topic": [{"source": g.source, "topic": g.topic, "documents": g.documents,
                              "tokens": g.tokens}
@@ -91,6 +112,43 @@ def export_tokens(spark, run: RunDir, cfg: dict, stage: str, staged: str) -> dic
     with run.fs.open(run.path(staged, MANIFEST), "w") as f:
         f.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
+
+
+VALIDATION_DIR = "validation"
+_HASH_SPACE = 1 << 31
+
+
+def held_out(id_col, fraction: float):
+    """True for the documents of the validation split: a hash of the id alone (not the seed,
+    not the copy number), so every copy of a document is on the same side, the split does not
+    move when tokens.seed changes, and a larger fraction keeps the smaller one's documents."""
+    from pyspark.sql import functions as F
+
+    if fraction <= 0:
+        return F.lit(False)
+    bucket = F.pmod(F.xxhash64(F.lit("corpus-validation"), id_col), F.lit(_HASH_SPACE))
+    return bucket < F.lit(int(round(fraction * _HASH_SPACE)))
+
+
+def _write_validation(run: RunDir, staged: str, held, seq_tokens: int, dtype) -> dict:
+    """Pack the held-out documents (streamed to the driver in key order: a small share) into
+    `validation/shard-00000.bin`; the tokens that fill no row are left out and counted."""
+    run.fs.makedirs(run.path(staged, VALIDATION_DIR), exist_ok=True)
+    name = f"{VALIDATION_DIR}/{shard_name(0)}"
+    packer = Packer(seq_tokens, dtype)
+    by_source: dict = {}
+    order = held.select("source", "tokens", "n_tokens", "key", "id").orderBy("key", "id")
+    with run.fs.open(run.path(staged, name), "wb") as f:
+        writer = ShardWriter(f, dtype)
+        for row in order.toLocalIterator():
+            writer.write(packer.add(np.frombuffer(row.tokens, dtype=np.dtype(dtype).newbyteorder("<"))))
+            c = by_source.setdefault(row.source, {"documents": 0, "tokens": 0})
+            c["documents"] += 1
+            c["tokens"] += row.n_tokens
+    return {"fraction": None, "documents": sum(c["documents"] for c in by_source.values()),
+            "tokens": sum(c["tokens"] for c in by_source.values()),
+            "sequences": writer.sequences, "leftover_tokens": len(packer.tail()),
+            "shards": [writer.describe(name)], "by_source": dict(sorted(by_source.items()))}
 
 
 def _tokenizer(run: RunDir, path: str | None) -> Tokenizer:

@@ -62,12 +62,20 @@ def read_manifest(tokens_dir: str) -> dict:
 class TokenShards:
     """All sequences of a token directory as one array of rows, memory-mapped."""
 
-    def __init__(self, tokens_dir: str):
+    def __init__(self, tokens_dir: str, split: str = "train"):
+        """`split`: "train" (the manifest's `shards`) or "validation" (the held-out documents,
+        `validation.shards`; LookupError when the export has none)."""
         self.manifest = m = read_manifest(tokens_dir)
         self.seq_tokens = m["seq_len"] + 1
         self.dtype = np.dtype(m["dtype"]).newbyteorder("<")
         self.shards = []
-        for s in m["shards"]:
+        if split == "validation":
+            listed = (m.get("validation") or {}).get("shards") or []
+            if not sum(s["sequences"] for s in listed):
+                raise LookupError(f"{tokens_dir}: no validation sequences")
+        else:
+            listed = m["shards"]
+        for s in listed:
             path = os.path.join(tokens_dir, s["path"])
             if os.path.getsize(path) != s["bytes"]:
                 raise ValueError(f"{path}: {os.path.getsize(path)} bytes, manifest says {s['bytes']}")

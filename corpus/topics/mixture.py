@@ -36,7 +36,7 @@ def target_shares(tokens: Mapping[Cell, int], alpha: float,
         if fixed > 1.0 + 1e-9:
             raise ValueError(f"overrides sum to {fixed} > 1 (at cell {cell!r})")
     weights = {c: float(n) ** alpha for c, n in tokens.items() if n > 0 and c not in overrides}
-    total = sum(weights.values())
+    total = math.fsum(weights.values())  # exact: the same bits in any order of the cells
     rest = max(0.0, 1.0 - fixed)
     if total == 0 and fixed > 0:  # no other cell to take the rest: the named cells share it all
         return {c: float(overrides.get(c, 0.0)) / fixed for c in tokens}
@@ -56,7 +56,7 @@ def rates(tokens: Mapping[Cell, int], shares: Mapping[Cell, float], output_token
     free = {c for c, n in tokens.items() if n > 0 and shares.get(c, 0.0) > 0}
     left = float(output_tokens)
     while free:
-        mass = sum(shares[c] for c in free)
+        mass = math.fsum(shares[c] for c in free)  # exact: `free` is a set, its order varies
         wanted = {c: shares[c] / mass * left / tokens[c] for c in free}
         capped = {c for c, r in wanted.items() if r > max_repeat}
         if not capped:
@@ -64,7 +64,7 @@ def rates(tokens: Mapping[Cell, int], shares: Mapping[Cell, float], output_token
             break
         for c in capped:
             out[c] = float(max_repeat)
-            left -= max_repeat * tokens[c]
+        left -= math.fsum(max_repeat * tokens[c] for c in capped)
         free -= capped
     return out
 
@@ -129,20 +129,21 @@ def mix_report(tokens: Mapping[Cell, int], shares: Mapping[Cell, float],
 
 def effective_topics(shares: Mapping[Cell, float]) -> float:
     """exp(entropy) of the shares (normalised): the number of equally weighted cells it equals."""
-    total = sum(shares.values())
-    return math.exp(-sum(p / total * math.log(p / total) for p in shares.values() if p > 0))
+    total = math.fsum(shares.values())  # fsum: the same bits whatever order the cells come in
+    return math.exp(-math.fsum(p / total * math.log(p / total) for p in shares.values() if p > 0))
 
 
 def kl(realised: Mapping[Cell, float], target: Mapping[Cell, float]) -> float:
     """KL(realised || target) in nats, both normalised, over cells with realised > 0 (inf when
-    such a cell has no target share)."""
-    p_total, q_total = sum(realised.values()), sum(target.values())
-    out = 0.0
+    such a cell has no target share). Sums are exact (math.fsum), so the result does not depend
+    on the order of the cells (which follows Spark's collect order)."""
+    p_total, q_total = math.fsum(realised.values()), math.fsum(target.values())
+    terms = []
     for cell, p in realised.items():
         if p <= 0:
             continue
         q = target.get(cell, 0.0) / q_total
         if q <= 0:
             return math.inf
-        out += p / p_total * math.log(p / p_total / q)
-    return out
+        terms.append(p / p_total * math.log(p / p_total / q))
+    return math.fsum(terms)

@@ -5,5 +5,14 @@
     parallel.py     torchrun process group, DDP/FSDP, full state dicts
     checkpoint.py   atomic checkpoints and exact resume
     metrics.py      tokens/s, MFU, memory, JSON lines
-    loop.py         arguments and the training loop
+    loop.py         arguments, the training loop, validation, --dry-run
+    generate.py     `corpus generate`: sampling with a KV cache, decoded by the run's tokenizer
+    hf_export.py    `corpus export-hf`: a Hugging Face LlamaForCausalLM checkpoint and tokenizer
 """
+
+from corpus.config import ConfigError
+
+
+class TrainError(ConfigError):
+    """A mistake the person running the trainer can fix (a bad flag, missing shards, a
+    checkpoint of another model): one line on stderr and exit status 2, no traceback."""

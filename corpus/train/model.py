@@ -92,12 +92,40 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, cache: "KVCache | None" = None, layer: int = 0):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k = apply_rope(q, cos[:T], sin[:T]), apply_rope(k, cos[:T], sin[:T])
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if cache is None:
+            q, k = apply_rope(q, cos[:T], sin[:T]), apply_rope(k, cos[:T], sin[:T])
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # decoding: positions pos.. of the new tokens, keys and values of all so far
+            pos = cache.pos
+            cos, sin = cos[pos:pos + T], sin[pos:pos + T]
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            keys, values = cache.update(layer, k, v)
+            mask = None if T == 1 else torch.ones(T, pos + T, dtype=torch.bool, device=x.device).tril(pos)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class KVCache:
+    """Keys and values of every layer for the positions decoded so far (generation): each new
+    token attends to them instead of recomputing the whole prefix, so decoding n tokens costs
+    O(n) forward steps of one token each."""
+
+    def __init__(self, cfg: "ModelConfig", batch: int, max_len: int, device=None, dtype=torch.float32):
+        shape = (batch, cfg.n_head, max_len, cfg.head_dim)
+        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.pos = 0
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        end = self.pos + k.shape[2]
+        if end > self.k[layer].shape[2]:
+            raise ValueError(f"the cache holds {self.k[layer].shape[2]} positions, {end} asked")
+        self.k[layer][:, :, self.pos:end] = k
+        self.v[layer][:, :, self.pos:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
 
 class MLP(nn.Module):
@@ -124,8 +152,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin):
-        x = x + self.attn(self.attn_norm(x), cos, sin)
+    def forward(self, x, cos, sin, cache: KVCache | None = None, layer: int = 0):
+        x = x + self.attn(self.attn_norm(x), cos, sin, cache, layer)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -157,9 +185,16 @@ class Transformer(nn.Module):
                 std = 0.02 / math.sqrt(2 * self.cfg.n_layer) if name.endswith(("proj.weight", "down.weight")) else 0.02
                 nn.init.normal_(p, mean=0.0, std=std)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, T, V), or the mean cross-entropy when `targets` are given."""
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                cache: KVCache | None = None) -> torch.Tensor:
+        """Logits (B, T, V), or the mean cross-entropy when `targets` are given. With a `cache`
+        (generation), `idx` continues the positions the cache holds, and the cache grows."""
         x = self.embed(idx)
+        if cache is not None:
+            for i, block in enumerate(self.blocks):
+                x = block(x, self.rope_cos, self.rope_sin, cache, i)
+            cache.pos += idx.shape[1]
+            return self.head(self.norm(x))
         for block in self.blocks:
             if self.activation_checkpointing and self.training:
                 x = checkpoint(block, x, self.rope_cos, self.rope_sin, use_reentrant=False)

@@ -23,20 +23,24 @@ class Dist:
         return self.rank == 0
 
 
-def init(device: str) -> Dist:
-    """Join torchrun's process group when there is one (WORLD_SIZE > 1)."""
+def init(device: str, fsdp: bool = False) -> Dist:
+    """Join torchrun's process group when there is one (WORLD_SIZE > 1); FSDP in a single
+    process gets a group of one (an in-memory store, no network)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     dev = torch.device(f"cuda:{local}" if device == "cuda" else "cpu")
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
+    backend = "nccl" if dev.type == "cuda" else "gloo"
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group(backend)
+    elif fsdp and not dist.is_initialized():
+        dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
     return Dist(rank, world, local, dev)
 
 
 def barrier(d: Dist) -> None:
-    if d.world > 1:
+    if d.world > 1 and dist.is_initialized():
         dist.barrier()
 
 
@@ -105,3 +109,18 @@ def load_state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer, model_s
 
     set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state,
                    options=StateDictOptions(full_state_dict=True))
+
+
+def sharded_state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """This rank's shards of the model and optimizer state (DTensors under FSDP), for
+    torch.distributed.checkpoint: no gather."""
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    return get_state_dict(model, optimizer)
+
+
+def set_sharded_state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer, model_state: dict,
+                            optim_state: dict) -> None:
+    from torch.distributed.checkpoint.state_dict import set_state_dict
+
+    set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state)
