@@ -100,7 +100,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     show.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                       help="override a config key by dotted path, e.g. rules.zh.rules.min_length.min_chars=50")
     check = sub.add_parser("check", help="validate a configuration file (exit 0: ok, 2: error)")
-    check.add_argument("file", metavar="FILE")
+    check.add_argument("file", metavar="FILE", help="a YAML file in the shape of rules/pipeline.yaml")
 
 
 def config_command(args: argparse.Namespace) -> int:
@@ -142,7 +142,7 @@ def _main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run pipeline stages over inputs into a run directory")
     add_run_arguments(run)
     stats = sub.add_parser("stats", help="print the funnel of a run directory from its ledger")
-    stats.add_argument("run_dir", metavar="RUN_DIR")
+    stats.add_argument("run_dir", metavar="RUN_DIR", help="a run directory with committed stages")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     add_config_arguments(sub.add_parser("config", help="print the resolved configuration or check a file"))
     from corpus.quality.cli import add_train_quality_arguments, train_quality_command

@@ -67,3 +67,31 @@ def test_a_vocabulary_size_the_sample_cannot_give_is_one_line(spark, sample_run,
         assert "Traceback" not in err
         last = err.splitlines()[-1]
         assert last.startswith(f"corpus: error: tokenizer: tokenizer.vocab_size={size} is ") and hint in last
+
+
+def test_every_flag_of_every_command_has_help(monkeypatch):
+    """`corpus --help` and each subcommand's: every argument says what it is, and a flag with
+    a default shows it."""
+    captured = {}
+
+    def capture(self, argv=None, namespace=None):
+        captured["parser"] = self
+        raise SystemExit(0)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    with pytest.raises(SystemExit):
+        _main(["run"])
+    missing = []
+
+    def walk(parser, name):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub, p in a.choices.items():
+                    walk(p, f"{name} {sub}")
+            elif not isinstance(a, argparse._HelpAction):
+                shown = a.default in (None, False, [], argparse.SUPPRESS) or "default" in (a.help or "")
+                if not a.help or not shown:
+                    missing.append(f"{name} {'/'.join(a.option_strings) or a.dest}")
+
+    walk(captured["parser"], "corpus")
+    assert not missing, missing

@@ -9,7 +9,7 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser, example: str) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the run directory whose documents are tokenized")
     p.add_argument("--config", "-c", metavar="FILE", help="YAML merged over rules/pipeline.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help=f"override a config key, e.g. {example}")
