@@ -95,3 +95,12 @@ def test_every_flag_of_every_command_has_help(monkeypatch):
 
     walk(captured["parser"], "corpus")
     assert not missing, missing
+
+
+def test_a_missing_predecessor_is_one_line(tmp_path, capsys):
+    from corpus.cli import main
+
+    assert main(["run", "-o", str(tmp_path / "r"), "--stages", "dedup"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("corpus: error: dedup needs clean, which is not committed in this run: run it first "
+                   "(--stages ingest,clean,dedup)\n")
