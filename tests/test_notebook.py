@@ -739,3 +739,13 @@ def test_notebook_without_corpus_run_dir_reads_the_demo_run(sample_run, tmp_path
     (tmp_path / "runs" / "sample").symlink_to(sample_run, target_is_directory=True)
     _, stdout, _ = _execute(TOPICS_NOTEBOOK, None, monkeypatch, cwd=tmp_path / "notebooks")
     assert f"stages of {tmp_path / 'runs' / 'sample'}" in stdout and "'balance'" in stdout
+
+
+def test_cluster_summary_counts_minhash_drops_as_near():
+    import pandas as pd
+
+    m = pd.DataFrame({"rep_id": ["r", "r", "r", "r"], "id": ["r", "a", "b", "c"],
+                      "role": ["representative", "exact_duplicate", "near_duplicate", "minhash_duplicate"],
+                      "hamming": [0, 0, 3, 9], "source": ["web"] * 4, "lang": ["zh"] * 4})
+    row = cluster_summary(m).iloc[0]
+    assert (row["size"], row["exact"], row["near"], row["max_hamming"]) == (4, 1, 2, 9)

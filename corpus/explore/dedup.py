@@ -25,6 +25,7 @@ from corpus.explore.samples import preview
 from corpus.rundir import RunDir
 
 DEDUP_REASONS = ("exact_duplicate", "near_duplicate")
+NEAR_REASONS = ("near_duplicate", "minhash_duplicate")  # by SimHash pairs, by MinHash pairs only
 _MASK64 = (1 << 64) - 1
 
 
@@ -141,13 +142,15 @@ def dedup_clusters(run: str | Path | RunDir, stage: str = "dedup") -> pd.DataFra
     rep_hash = dict(zip(reps["id"], reps["simhash"]))
     members["hamming"] = hamming(members["simhash"].astype("Int64"),
                                  pd.Series([rep_hash.get(x, pd.NA) for x in members["rep_id"]], dtype="Int64"))
-    order = members["role"].map({"representative": 0, "exact_duplicate": 1, "near_duplicate": 2}).fillna(3)
+    order = members["role"].map({"representative": 0, "exact_duplicate": 1, "near_duplicate": 2,
+                                 "minhash_duplicate": 2}).fillna(3)
     members = members.assign(_o=order).sort_values(["rep_id", "_o", "id"]).drop(columns="_o")
     return members[MEMBER_COLUMNS].reset_index(drop=True)
 
 
 def cluster_summary(members: pd.DataFrame) -> pd.DataFrame:
-    """One row per cluster of dedup_clusters: size, exact and near duplicates, the largest
+    """One row per cluster of dedup_clusters: size, exact and near duplicates (SimHash's or
+    MinHash's), the largest
     Hamming distance, the representative's source and language; largest first."""
     if members.empty:
         return pd.DataFrame(columns=["rep_id", "size", "exact", "near", "max_hamming", "source", "lang"])
@@ -155,7 +158,7 @@ def cluster_summary(members: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "size": g.size(),
         "exact": g["role"].apply(lambda s: int((s == "exact_duplicate").sum())),
-        "near": g["role"].apply(lambda s: int((s == "near_duplicate").sum())),
+        "near": g["role"].apply(lambda s: int(s.isin(NEAR_REASONS).sum())),
         "max_hamming": g["hamming"].max(),
     })
     first = members.drop_duplicates("rep_id").set_index("rep_id")
