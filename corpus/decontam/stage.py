@@ -231,7 +231,7 @@ class TaskReport:
                 self.docs_hit[name] = self.docs_hit.get(name, 0) + 1
                 self.examples.setdefault(name, []).append(
                     [row["id"], k, {"doc_id": row["id"], "source": row["source"], "action": action, **e}])
-            self._trim()
+        self._trim()  # once per batch: a batch holds at most a few thousand examples
 
     def merge(self, blob: str) -> None:
         other = json.loads(blob)
