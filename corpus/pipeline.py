@@ -197,7 +197,6 @@ TALLIES = ("docs", "chars", "chars_kept", "copies")  # summed per (source, lang,
 def _write_documents(ctx: StageContext, stage: str, run_id: str, result) -> dict:
     """Kept and dropped rows and the ledger of a document stage, staged; the counts checked.
     The rows are written by the executors (corpus.outcomes) in the pass that makes them."""
-
     from corpus.outcomes import SUMMARY_SCHEMA, dropped_schema, kept_schema, write_outcomes
     from corpus.spark import arrow_schema, spark_schema
 
@@ -353,12 +352,13 @@ def run_pipeline(run_dir: str, inputs: list[str], cfg: dict, stages: list[str] |
         inputs = ingest.get("settings", {}).get("inputs") or []
     view = {"inputs": list(inputs), **cfg}
     todo = plan(run, view, cfg, stages, force)
+    running = dict(todo)
     for s in order(stages, cfg, run.manifest()["stages"]):
-        if s not in dict(todo):
+        if s not in running:
             progress.skip(s)
-    if any(s == "ingest" for s, _ in todo) and not inputs:
+    if "ingest" in running and not inputs:
         raise StageError("the ingest stage needs --input")
-    files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if any(s == "ingest" for s, _ in todo) else []
+    files = list_inputs(inputs, cfg["ingest"]["cc_prefix"]) if "ingest" in running else []
     if todo:
         from corpus.spark import get_session
 
