@@ -261,6 +261,7 @@ def _one_line_error(done):
     return lines[0]
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses
 def test_resume_with_another_preset_is_one_line(tokens_dir, tmp_path):
     run(tokens_dir, tmp_path / "c", "--max-steps", "1")
     line = _one_line_error(_cli("--tokens", str(tokens_dir), "--preset", "125m", "--device", "cpu",
@@ -268,6 +269,7 @@ def test_resume_with_another_preset_is_one_line(tokens_dir, tmp_path):
     assert "step-00000001" in line and "tiny" in line and "--preset tiny" in line and "--ckpt-dir" in line
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses
 def test_user_errors_are_one_line(tokens_dir, tmp_path):
     line = _one_line_error(_cli("--tokens", str(tmp_path / "nowhere"), "--preset", "tiny", "--device", "cpu"))
     assert "nowhere" in line and "export-tokens" in line

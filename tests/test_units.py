@@ -149,6 +149,7 @@ def test_project_dir_prefers_a_checkout_then_the_installed_share(tmp_path):
         project_dir([tmp_path / "nothing"])
 
 
+@pytest.mark.slow  # builds a wheel
 def test_a_wheel_carries_rules_and_models(tmp_path):
     """A non-editable install (a wheel on cluster executors) brings rules/ and models/ along."""
     import subprocess
