@@ -14,7 +14,10 @@ Planted: for --copies distinct base documents per kind (each base document gets 
 copy), a near duplicate added to the corpus:
 
     edit1 / 3 / 5 / 10      random character edits (substitute, delete, insert) at 1%, 3%, 5%,
-                            10% of the characters
+                            10% of the characters, on base documents long enough for the rate
+                            (at least 1/rate characters: one edit in a 24-character text is a
+                            4% edit, not a 1% one)
+    edit_short              one character edit in a base document under 100 characters
     boilerplate             1-3 boilerplate lines (上一篇/版权所有/Share this...) inserted at the
                             start, the end or a random line
     reorder                 paragraphs shuffled (sentences when under 3 paragraphs)
@@ -30,7 +33,8 @@ candidate_pairs_df is checked against brute force too. Then, per k:
 
     recall      share of the planted pairs of each kind within distance k
     unplanted   pairs within k that are not (base, its copy), split by the Jaccard similarity
-                of the two documents' feature sets (the simhash shingles, after t2s): >= 0.8
+                of the two documents' token 3-gram sets (after t2s; one fixed measure, whatever
+                the configured shingles): >= 0.8
                 (near duplicates that are in the source data already), 0.5-0.8, < 0.5 (false
                 positives of the criterion)
 
@@ -40,15 +44,16 @@ Methods side by side (`--methods`, default on; `--methods-only` skips the SimHas
 brute-force checks above): on the same corpus, the pairs each near-duplicate method accepts:
 
     simhash       fingerprints within the configured k (brute force, = the stage's tables)
-    minhash n=N   MinHash-LSH as the stage runs it with dedup.minhash (shingle N for each
+    minhash U n=N MinHash-LSH as the stage runs it with dedup.minhash (units U for each --units,
+                  shingle N for each
                   --shingles; signatures by corpus.dedup.minhash.MinHasher, candidates = pairs
                   sharing a band key, verified by exact shingle Jaccard >= threshold), computed
                   here in numpy (the Spark path is tested equal in tests/test_minhash.py)
-    both          the union of simhash and minhash n=<first of --shingles>
+    both          the union of simhash and the first minhash variant
 
     recall        share of the planted pairs of each kind that the method accepts
     false merges  accepted pairs that are not planted and whose two documents are unrelated
-                  (Jaccard of the SimHash feature sets < 0.5), and the share of documents in one
+                  (Jaccard of their token 3-gram sets < 0.5), and the share of documents in one
 
 Results and the choice of the default k: bench/README.md.
 """
@@ -74,8 +79,10 @@ if __package__ in (None, ""):  # run as a script: the repository root makes benc
 
 from bench import dedup as B  # noqa: E402  (shared data readers and the planting functions)
 
-KINDS = ["edit1", "edit3", "edit5", "edit10", "boilerplate", "reorder", "s2t"]
+KINDS = ["edit1", "edit3", "edit5", "edit10", "edit_short", "boilerplate", "reorder", "s2t"]
 EDIT_RATES = {"edit1": 0.01, "edit3": 0.03, "edit5": 0.05, "edit10": 0.10}
+SHORT = 100  # edit_short: one character edit in a text under this many characters
+UNRELATED_SHINGLE = 3  # "related" is measured by the Jaccard of token 3-gram sets
 LENGTH_BUCKETS = [(0, 200, "<200"), (200, 1000, "200-1k"), (1000, 10 ** 9, ">=1k")]
 
 
@@ -154,8 +161,14 @@ def build_corpus(args, cfg):
             base = docs[i]
             if kind == "s2t" and base["lang"] != "zh":
                 continue
+            if kind in EDIT_RATES and len(base["text"]) * EDIT_RATES[kind] < 1:
+                continue  # one edit would be more than the rate: such texts are edit_short's
+            if kind == "edit_short" and len(base["text"]) >= SHORT:
+                continue
             if kind in EDIT_RATES:
                 text = B.near_copy(base["text"], base["lang"], "edit", rng, rate=EDIT_RATES[kind])
+            elif kind == "edit_short":
+                text = B.near_copy(base["text"], base["lang"], "edit", rng, rate=0.5 / len(base["text"]))
             else:
                 text = B.near_copy(base["text"], base["lang"], kind, rng, s2t)
             if exact_key(text) == exact_key(base["text"]):
@@ -220,7 +233,11 @@ def main():
                     help="only the simhash / minhash / both table (no brute-force table checks)")
     ap.add_argument("--shingles", type=int, nargs="+", default=None,
                     help="MinHash shingle sizes to compare (default: the configured one)")
+    ap.add_argument("--units", nargs="+", choices=("words", "chars"), default=None,
+                    help="MinHash shingle units to compare (default: the configured one)")
     ap.add_argument("--threshold", type=float, default=None, help="MinHash threshold (default: configured)")
+    ap.add_argument("--fp-weight", type=float, default=None,
+                    help="MinHash bands' false-positive weight (default: configured)")
     args = ap.parse_args()
 
     import numpy as np
@@ -325,7 +342,7 @@ def main():
                                ">15": sum(v for x, v in counts.items() if x > 15)}}
     out["planted_distance"] = hist
     t2s = opencc.OpenCC("t2s") if cfg.get("t2s", True) else None
-    shingle = int(cfg["shingle"])
+    shingle = UNRELATED_SHINGLE
     feats = {}
 
     def feat(i):
@@ -414,13 +431,13 @@ def main():
         print("  " + f"{c:20s}" + "".join(vals))
     print("  " + f"{'planted pairs (n)':20s}" + f"{len(copies):>24,d}" + "".join(
         f"{recall_by_length[b][args.ks[0]]['n']:>24,d}" for b in names))
-    print("\ndistance distribution of planted pairs (J: median Jaccard of the feature sets):")
+    print("\ndistance distribution of planted pairs (J: median Jaccard of the token 3-gram sets):")
     heads = [str(i) for i in range(11)] + ["11-15", ">15"]
     print("  " + f"{'kind':16s}{'n':>5s}{'J':>6s}{'med':>5s}{'p90':>5s}" + "".join(f"{h:>6s}" for h in heads))
     for kind, h in hist.items():
         j = f"{h['median_jaccard']:6.2f}" if "median_jaccard" in h else f"{'-':>6s}"
         print("  " + f"{kind:16s}{h['n']:5d}{j}{h['median']:5.0f}{h['p90']:5.0f}" + "".join(f"{h['hist'][x]:6d}" for x in heads))
-    print(f"\nunplanted pairs within k (of {all_pairs:,} pairs), by Jaccard similarity of the feature sets:")
+    print(f"\nunplanted pairs within k (of {all_pairs:,} pairs), by Jaccard similarity of the token 3-gram sets:")
     print(f"  {'k':>3s} {'pairs':>7s} {'J>=0.8':>7s} {'J 0.5-0.8':>10s} {'J<0.5 (FP)':>11s} {'FP rate/pair':>13s} {'with doc<200ch':>15s}")
     for k, u in unplanted.items():
         print(f"  {k:3d} {u['pairs']:7d} {u['jaccard>=0.8']:7d} {u['jaccard 0.5-0.8']:10d} "
@@ -490,6 +507,8 @@ def methods_side_by_side(docs, planted, args) -> dict:
     sim_cfg, mh_cfg = dict(dcfg["simhash"]), dict(dcfg["minhash"])
     if args.threshold is not None:
         mh_cfg["threshold"] = args.threshold
+    if args.fp_weight is not None:
+        mh_cfg["fp_weight"] = args.fp_weight
     n = len(docs)
     texts = [d["text"] for d in docs]
     fps = np.array([d["fp"] for d in docs], dtype=np.uint64)
@@ -498,11 +517,13 @@ def methods_side_by_side(docs, planted, args) -> dict:
     found = {f"simhash k={k}": brute_force_pairs(fps, k)[:, :2]}
     info = {f"simhash k={k}": {"seconds": time.perf_counter() - t0}}
     shingles = args.shingles or [int(mh_cfg["shingle"])]
-    for sh in shingles:
-        cfg = {**mh_cfg, "shingle": sh}
+    units = args.units or [str(mh_cfg.get("units", "words"))]
+    variants = [(u, sh) for u in units for sh in shingles]
+    for u, sh in variants:
+        cfg = {**mh_cfg, "shingle": sh, "units": u}
         t0 = time.perf_counter()
         cand, ok, jac, bands, sig_s, valid = minhash_pairs_local(texts, cfg)
-        name = f"minhash n={sh}"
+        name = f"minhash {u} n={sh}"
         found[name] = cand[ok]
         info[name] = {"bands": bands.describe(), "candidates": int(len(cand)), "accepted": int(ok.sum()),
                       "seconds": time.perf_counter() - t0, "signature_cpu_s": sig_s,
@@ -530,20 +551,22 @@ def methods_side_by_side(docs, planted, args) -> dict:
         info[name]["lsh_recall_at_or_above_threshold"] = float(is_cand[sel].mean()) if sel.any() else None
         info[name]["lsh_predicted_at_or_above_threshold"] = (
             float(np.mean(candidate_probability(pj[sel], bands.bands, bands.rows))) if sel.any() else None)
-    first = f"minhash n={shingles[0]}"
+    first = f"minhash {variants[0][0]} n={variants[0][1]}"
     found["both"] = np.unique(np.concatenate([found[f"simhash k={k}"], found[first]]), axis=0)
     info["both"] = {}
 
     copies = np.array(sorted(planted), dtype=np.int64)
     bases = np.array([planted[c][0] for c in copies], dtype=np.int64)
     kinds = np.array([planted[c][1] for c in copies])
+    langs = np.array([docs[int(b)]["lang"] for b in bases])
+    blen = np.array([len(docs[int(b)]["text"]) for b in bases])
     planted_codes = np.minimum(bases, copies) * n + np.maximum(bases, copies)
     t2s = opencc.OpenCC("t2s") if sim_cfg.get("t2s", True) else None
     feats = {}
 
     def feat(i):
         if i not in feats:
-            feats[i] = features(docs[i]["text"], t2s, int(sim_cfg["shingle"]))
+            feats[i] = features(docs[i]["text"], t2s, UNRELATED_SHINGLE)
         return feats[i]
 
     kinds_present = [x for x in KINDS if (kinds == x).any()]
@@ -559,6 +582,14 @@ def methods_side_by_side(docs, planted, args) -> dict:
             **info[name],
             "recall": {kind: float(hit[kinds == kind].mean()) for kind in kinds_present},
             "recall_all": float(hit.mean()),
+            "recall_by_lang": {lang: {"n": int((langs == lang).sum()), **{
+                kind: float(hit[(kinds == kind) & (langs == lang)].mean())
+                for kind in kinds_present if ((kinds == kind) & (langs == lang)).any()}}
+                for lang in sorted(set(langs.tolist()))},
+            "recall_by_base_length": {name: {"n": int(((blen >= lo) & (blen < hi)).sum()), **{
+                kind: float(hit[(kinds == kind) & (blen >= lo) & (blen < hi)].mean())
+                for kind in kinds_present if ((kinds == kind) & (blen >= lo) & (blen < hi)).any()}}
+                for lo, hi, name in LENGTH_BUCKETS},
             "pairs": int(len(pairs)), "unplanted_pairs": int(len(other)),
             "false_pairs": len(false), "docs_in_false_pairs": docs_false,
             "false_merge_rate": docs_false / n,
@@ -572,16 +603,25 @@ def print_methods(res: dict) -> None:
     kinds = list(next(iter(methods.values()))["recall"])
     print(f"near-duplicate methods side by side on {res['docs']:,} documents ({res['planted']:,} planted "
           "copies): recall of the planted pairs by kind, and false merges (accepted pairs that are not "
-          "planted and whose documents' SimHash-feature Jaccard is < 0.5)")
+          "planted and whose documents' token 3-gram Jaccard is < 0.5)")
     names = list(methods)
-    print("  " + f"{'':14s}" + "".join(f"{m:>16s}" for m in names))
+    print("  " + f"{'':14s}" + "".join(f"{m:>20s}" for m in names))
     for kind in kinds:
-        print("  " + f"{kind:14s}" + "".join(f"{methods[m]['recall'][kind]:16.1%}" for m in names))
-    print("  " + f"{'all planted':14s}" + "".join(f"{methods[m]['recall_all']:16.1%}" for m in names))
-    print("  " + f"{'pairs':14s}" + "".join(f"{methods[m]['pairs']:16,d}" for m in names))
-    print("  " + f"{'unplanted':14s}" + "".join(f"{methods[m]['unplanted_pairs']:16,d}" for m in names))
-    print("  " + f"{'false pairs':14s}" + "".join(f"{methods[m]['false_pairs']:16,d}" for m in names))
-    print("  " + f"{'false merges':14s}" + "".join(f"{methods[m]['false_merge_rate']:16.3%}" for m in names))
+        print("  " + f"{kind:14s}" + "".join(f"{methods[m]['recall'][kind]:20.1%}" for m in names))
+    print("  " + f"{'all planted':14s}" + "".join(f"{methods[m]['recall_all']:20.1%}" for m in names))
+    for m in names:
+        by = methods[m].get("recall_by_lang", {})
+        print(f"  {m} by language (planted pairs n; recall per kind): " + "; ".join(
+            f"{lang} (n={r['n']}): " + " ".join(f"{k} {v:.0%}" for k, v in r.items() if k != "n")
+            for lang, r in by.items()))
+        by = methods[m].get("recall_by_base_length", {})
+        print(f"  {m} by base length in characters: " + "; ".join(
+            f"{name} (n={r['n']}): " + " ".join(f"{k} {v:.0%}" for k, v in r.items() if k != "n")
+            for name, r in by.items()))
+    print("  " + f"{'pairs':14s}" + "".join(f"{methods[m]['pairs']:20,d}" for m in names))
+    print("  " + f"{'unplanted':14s}" + "".join(f"{methods[m]['unplanted_pairs']:20,d}" for m in names))
+    print("  " + f"{'false pairs':14s}" + "".join(f"{methods[m]['false_pairs']:20,d}" for m in names))
+    print("  " + f"{'false merges':14s}" + "".join(f"{methods[m]['false_merge_rate']:20.3%}" for m in names))
     for m in names:
         i = methods[m]
         if "bands" in i:

@@ -386,6 +386,7 @@ SCHEMA = Section({
         "simhash": Section({
             "k": Int(lo=0, hi=63),
             "shingle": Int(lo=1),
+            "weights": Str(choices=("binary", "tf")),
             "min_features": Int(lo=0),
             "t2s": Bool(),
             "blocks": Either(Str(choices=("auto",)), Int(lo=1, hi=64)),
@@ -394,6 +395,7 @@ SCHEMA = Section({
         "near": Str(choices=("simhash", "minhash", "both")),
         "minhash": Section({
             "shingle": Int(lo=1),
+            "units": Str(choices=("words", "chars")),
             "num_perm": Int(lo=1, hi=4096),
             "seed": Int(lo=0, hi=2 ** 32 - 1),
             "scheme": Str(choices=("affine32", "legacy")),

@@ -61,13 +61,24 @@ def test_batch_fingerprints_equal_one_by_one():
     assert simhash("abc", 1) != simhash("abcdef", 1)
 
 
-def test_float32_votes_equal_float64_votes(monkeypatch):
+@pytest.mark.parametrize("weights", ["binary", "tf"])
+def test_float32_votes_equal_float64_votes(monkeypatch, weights):
     from corpus.dedup import simhash as sh
 
     docs = novel_chapters(6) + ["".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(300_000))]
-    fast = sh.simhash_batch(docs, 3, 16)[0]
+    fast = sh.simhash_batch(docs, 3, 16, weights)[0]
     monkeypatch.setattr(sh, "_EXACT_FLOAT32", 0)  # every document through float64
-    assert np.array_equal(fast, sh.simhash_batch(docs, 3, 16)[0])
+    assert np.array_equal(fast, sh.simhash_batch(docs, 3, 16, weights)[0])
+
+
+def test_weights_binary_counts_each_feature_once():
+    """binary: a repeated feature votes once, so repeating a text's features changes nothing;
+    tf: 1 + ln tf gives the repeated ones more say."""
+    base, padded = "春春眠不觉晓", "春春春春春春眠不觉晓"  # the same bigrams, 春春 five times more
+    assert simhash(base, 2, 1, "binary") == simhash(padded, 2, 1, "binary")
+    assert simhash(base, 2, 1, "tf") != simhash(padded, 2, 1, "tf")
+    with pytest.raises(ValueError, match="weights must be one of"):
+        simhash(base, 2, 1, "idf")
 
 
 def rows_for(texts_scores):

@@ -28,10 +28,11 @@ TEXTS = ["我们是中国人，我们爱自己的祖国。今天天气很好 hel
          "短", "", "繁體中文測試文字內容，這是一個例子啊啊啊", "Ünïcödé wörds — mixed 中文 and English 混合 text here"]
 
 
-@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
-def test_sha1_signatures_equal_datasketch(scheme):
+@pytest.mark.parametrize("scheme,units", [("affine32", "words"), ("legacy", "words"), ("affine32", "chars")])
+def test_sha1_signatures_equal_datasketch(scheme, units):
     datasketch = _datasketch()
-    cfg = {"shingle": 5, "hash": "sha1", "num_perm": 64, "seed": 7, "scheme": scheme, "t2s": False}
+    cfg = {"shingle": 5, "hash": "sha1", "num_perm": 64, "seed": 7, "scheme": scheme, "t2s": False,
+           "units": units}
     sigs, valid = MinHasher(cfg).batch(TEXTS)
     shingler = Shingler(cfg)
     for text, sig, ok in zip(TEXTS, sigs, valid):
@@ -41,7 +42,26 @@ def test_sha1_signatures_equal_datasketch(scheme):
         m.update_batch([s.encode("utf-8") for s in shingles])
         assert np.array_equal(m.hashvalues.astype(np.uint64), sig.astype(np.uint64)), text
     assert Shingler(cfg).shingle_texts(TEXTS[0])[:2] == ["我们是中国", "们是中国人"]
-    assert "the quick brown fox jumps" in Shingler(cfg).shingle_texts(TEXTS[1])
+    if units == "words":
+        assert "the quick brown fox jumps" in Shingler(cfg).shingle_texts(TEXTS[1])
+    else:  # every letter a token, spaces and punctuation skipped
+        assert Shingler(cfg).shingle_texts(TEXTS[1])[:2] == ["thequ", "hequi"]
+
+
+def test_units_and_their_fast_hashes():
+    """`units: chars` makes character n-grams of other scripts too; the fast hashes see the
+    letters whatever separates them, words do not."""
+    words, chars = Shingler({"shingle": 2, "t2s": False}), Shingler({"shingle": 2, "units": "chars", "t2s": False})
+    assert words.shingle_texts("ab cd, ef") == ["ab cd", "cd ef"]
+    assert chars.shingle_texts("ab cd, ef") == ["ab", "bc", "cd", "de", "ef"]
+    assert words.shingle_texts("中文ab") == ["中文", "文 ab"]
+    assert chars.shingle_texts("中文ab") == ["中文", "文a", "ab"]
+    h1, _ = chars.hashes(["ab cd"], want64=True)
+    h2, _ = chars.hashes(["a-b-c d"], want64=True)
+    h3, _ = words.hashes(["ab cd"], want64=True)
+    assert np.array_equal(h1, h2) and not np.array_equal(h2, h3)
+    with pytest.raises(ValueError, match="units must be one of"):
+        Shingler({"units": "bytes"})
 
 
 def test_fast_signatures_equal_datasketch_on_the_same_hashes():

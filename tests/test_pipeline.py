@@ -203,20 +203,20 @@ def test_the_funnel_chains(sample_run):
 # `detail`) is left out too: the checkout can be anywhere. A change of behaviour changes the
 # digests: say why in the commit that updates them.
 PINNED = {
-    "balance": "d494068115c4d6a2c7a9b0b99e69c23be7d29a6506497c862a9935e6c6d36222",
+    "balance": "1155b34a4c697fbc0d6d29f84d59c8b08e99225c0d2af7abeb32e5e129976229",
     "clean": "4087d6fd562b88e6998ce30a783576fa0e70bd1e51b27827521b58376dd76125",
-    "decontaminate": "cfbf7630fa01bd8717eca409d428fd792a101212530efa209ed3bad0728ce22d",
-    "dedup": "68ca7aaf561e0f5b31101ed4c6450d449dc5056adbce0fb1531fc538a0076e7b",
-    "dropped/balance": "98a56ba8a7f4e10192a79b6625a6b00213111ed548a365e20aedf32625636cbf",
+    "decontaminate": "9393c17f6bfb9f5cfeaa30528d87fd3a5b075868139d7c8923820acbfc60760e",
+    "dedup": "1e9bb459e9768a3f2495fb48849ef9c1f85420ebf86c87c6b33b0e44f11b916d",
+    "dropped/balance": "a11b02436568ed4f039a63a88edb125d5c9e31a5882fd78f691bd857c7e0cc39",
     "dropped/clean": "df93693453a927c7f1cc848092a6f28a881c599e99aa2ec3aa407fa625694e7e",
-    "dropped/decontaminate": "2f0f86601c0f2c15431035a692f1c2f05a0d03729fc090ef35c93f5349f2f6ce",
-    "dropped/dedup": "f6d8fe0f2741430ac00a5efc4bd887e845cc78982c008b79f182246e77de6c6d",
+    "dropped/decontaminate": "9c923181b6ba37a3b6381745552a48587f1fbc570e12dc530809d6dc97a2d991",
+    "dropped/dedup": "78553bac0ba1f08f4c3ba8c61b5243aad0438fb3c6030eafca72a468f6d7796c",
     "dropped/ingest": "1ae6c1bca59198c3b749369b9a451107bc3e73c19ee861b5dfc242b98efac357",
     "ingest": "94459170203fa755a7b483a4838705a5c91e36df39d12e09496cebf150802a1a",
-    "ledger/balance.parquet": "787f14c3506fb57c3520e174bbbe1c8a55718c52f6abb10498e7c4e4c6500dfb",
+    "ledger/balance.parquet": "8210c32db7b4ddf4af3e891aa8c8059a24f91fcdcf4e58ce6687de108e074020",
     "ledger/clean.parquet": "abe12204274734b24e726ee6fc1d47ad4d38b09f17006c6cefaaffdd200fb206",
-    "ledger/decontaminate.parquet": "97ea802aa2ad3e55ea75b48bd9ea223479d531734ef8f5248f07d65b0f2dd012",
-    "ledger/dedup.parquet": "ff4d8474d7c7fdeef2c7f43db40d6d9f3c7d1a02d48d9bd7272e61adb4e95669",
+    "ledger/decontaminate.parquet": "373f193a76a1da5e9256964bbfc892340635a89a0a764b4bc4ed418a77a2ad3d",
+    "ledger/dedup.parquet": "470c92142706ad8ba8e81147fe693643c30c3736b82d0783b078df79bcbde8c3",
     "ledger/ingest.parquet": "6d5f36eed096875a69cc5c8be356525f7e15f2d1ea940411042fae14c3e651ff",
 }
 WHERE = ("run_id", "id", "locator", "cluster_id")

@@ -35,8 +35,9 @@ class Fingerprinter:
     `t2s` is set (so a traditional copy of a simplified page is a near-duplicate)."""
 
     def __init__(self, cfg: Mapping):
-        self.shingle = int(cfg.get("shingle", 3))
+        self.shingle = int(cfg.get("shingle", 2))
         self.min_features = int(cfg.get("min_features", 16))
+        self.weights = str(cfg.get("weights", "binary"))
         self._t2s = None
         if cfg.get("t2s", True):
             import opencc
@@ -47,7 +48,7 @@ class Fingerprinter:
         """(uint64 fingerprints, has a fingerprint) of the texts, all in one numpy pass."""
         if self._t2s is not None:
             texts = [self._t2s.convert(t) for t in texts]
-        return simhash_batch(texts, self.shingle, self.min_features)
+        return simhash_batch(texts, self.shingle, self.min_features, self.weights)
 
     def __call__(self, text: str) -> int | None:
         fps, valid = self.batch([text])

@@ -3,8 +3,9 @@
 Tokens: every CJK character is a token, every run of other letters and digits is a token
 (lower-cased). Features: shingles of `shingle` consecutive tokens of one document, each hashed
 to 64 bits (a polynomial hash over code points, finished with the murmur3 64-bit mixer).
-A feature votes on each of the 64 bits with its weight, the sublinear term frequency
-1 + ln(tf) in fixed point (integers, so sums are exact and independent of order). No Python
+A feature votes on each of the 64 bits with its weight: `binary` (the default; every distinct
+feature once) or `tf`, the sublinear term frequency 1 + ln(tf), in fixed point (integers, so
+sums are exact and independent of order). Which features and weights: bench/simhash_features.py. No Python
 loop runs per token or feature: tokens and features of a whole chunk of documents (~64k
 characters) are numpy passes, and the votes one BLAS product per document.
 """
@@ -26,7 +27,8 @@ _DOC_SHIFT = _U64(_FEATURE_BITS)
 _FEATURE_MASK = _U64((1 << _FEATURE_BITS) - 1)
 _MAX_DOCS = 1 << (64 - _FEATURE_BITS)  # documents per chunk (their index sits above the feature)
 _CHUNK_CHARS = 1 << 16  # characters per numpy pass (bounds the features x 64 vote matrix)
-_WEIGHT_SCALE = 64  # fixed-point weights: round(64 * (1 + ln tf))
+_WEIGHT_SCALE = 64  # fixed-point weights: 64, or round(64 * (1 + ln tf))
+WEIGHTS = ("binary", "tf")
 _EXACT_FLOAT32 = 1 << 24  # below this, sums of integer weights are exact in float32
 
 
@@ -90,11 +92,15 @@ def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cls == 1, cls == 2
 
 
-def token_spans(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def token_spans(cp: np.ndarray, breaks: np.ndarray,
+                chars: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start, end, is CJK) of every token of the code points `cp`: a CJK character, or a run
-    of letters and digits of another script; `breaks` marks the first code point of each
-    document (no token spans two documents)."""
+    of letters and digits of another script (with `chars`: each of those letters and digits);
+    `breaks` marks the first code point of each document (no token spans two documents)."""
     cjk, alnum = _char_classes(cp)
+    if chars:
+        starts = np.flatnonzero(cjk | alnum)
+        return starts, starts + 1, cjk[starts]
     first = np.empty_like(alnum)  # alnum here and not continuing an alnum run
     first[0] = alnum[0]
     first[1:] = alnum[1:] & ~alnum[:-1]
@@ -107,9 +113,9 @@ def token_spans(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndar
     return starts, ends, cjk[starts]
 
 
-def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tokens(cp: np.ndarray, breaks: np.ndarray, chars: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash, start offset) of every token of the code points `cp` (`token_spans`)."""
-    starts, ends, _ = token_spans(cp, breaks)
+    starts, ends, _ = token_spans(cp, breaks, chars)
     # Polynomial hash of cp[s:e] = sum_j cp[j] * P^(j-s), from one prefix sum over the chunk:
     # S[i] = sum_{j<i} (cp[j]+1) * P^j, so hash = (S[e] - S[s]) * P^-s.
     up, down = _POWERS.get(cp.size)
@@ -138,7 +144,7 @@ def lowered_codepoints(texts: Sequence[str]):
     return lowered, cp, offsets, breaks
 
 
-def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -> np.ndarray:
+def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int, weighting: str) -> np.ndarray:
     """SimHash per text (uint64) and, as a second row, 1 where the text has a fingerprint."""
     n_docs = len(texts)
     out = np.zeros((2, n_docs), dtype=_U64)
@@ -167,7 +173,10 @@ def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -
     counts = np.diff(np.append(first, keys.size))
     uniq = keys[first]
     udoc = (uniq >> _DOC_SHIFT).astype(np.int64)
-    weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers: exact sums
+    if weighting == "tf":
+        weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers: exact sums
+    else:
+        weights = np.full(counts.size, float(_WEIGHT_SCALE))
     bits = np.unpackbits(_fmix64(uniq & _FEATURE_MASK).view(np.uint8), bitorder="little")
     bits = bits.reshape(-1, 64).astype(np.float32)
     bounds = np.flatnonzero(np.append(True, udoc[1:] != udoc[:-1]))
@@ -189,30 +198,40 @@ def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int) -
     return out
 
 
-def simhash_batch(texts: Sequence[str], shingle: int = 3,
-                  min_features: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def simhash_batch(texts: Sequence[str], shingle: int = 2, min_features: int = 1,
+                  weights: str = "binary") -> tuple[np.ndarray, np.ndarray]:
     """(fingerprints, has_fingerprint) for a list of texts: uint64 SimHashes, and False where a
     text has fewer than `min_features` distinct features (too short for a meaningful
     fingerprint; its fingerprint slot is 0). Texts are processed in chunks of ~64k characters
     (a longer text is a chunk of its own)."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
     fps = np.zeros(len(texts), dtype=_U64)
     valid = np.zeros(len(texts), dtype=bool)
-    lo = 0
-    while lo < len(texts):
-        hi, chars = lo, 0
-        while hi < len(texts) and hi - lo < _MAX_DOCS and (hi == lo or chars + len(texts[hi]) <= _CHUNK_CHARS):
-            chars += len(texts[hi])
-            hi += 1
-        out = _chunk_fingerprints(texts[lo:hi], shingle, min_features)
+    for lo, hi in chunk_ranges(texts, _CHUNK_CHARS, _MAX_DOCS):
+        out = _chunk_fingerprints(texts[lo:hi], shingle, min_features, weights)
         fps[lo:hi], valid[lo:hi] = out[0], out[1].astype(bool)
-        lo = hi
     return fps, valid
 
 
-def simhash(text: str, shingle: int = 3, min_features: int = 1) -> int | None:
+def chunk_ranges(texts: Sequence[str], max_chars: int = _CHUNK_CHARS, max_docs: int | None = None):
+    """(lo, hi) ranges of consecutive texts of at most `max_chars` characters together (a longer
+    text is a range of its own) and at most `max_docs` texts: the numpy passes' batches."""
+    lo = 0
+    while lo < len(texts):
+        hi, chars = lo, 0
+        while (hi < len(texts) and (max_docs is None or hi - lo < max_docs)
+               and (hi == lo or chars + len(texts[hi]) <= max_chars)):
+            chars += len(texts[hi])
+            hi += 1
+        yield lo, hi
+        lo = hi
+
+
+def simhash(text: str, shingle: int = 2, min_features: int = 1, weights: str = "binary") -> int | None:
     """The 64-bit SimHash of one text, or None when it has fewer than `min_features`
     distinct features."""
-    fps, valid = simhash_batch([text], shingle, min_features)
+    fps, valid = simhash_batch([text], shingle, min_features, weights)
     return int(fps[0]) if valid[0] else None
 
 
