@@ -45,8 +45,8 @@ brute-force checks above): on the same corpus, the pairs each near-duplicate met
 
     simhash       fingerprints within the configured k (brute force, = the stage's tables)
     minhash U n=N MinHash-LSH as the stage runs it with dedup.minhash (units U for each --units,
-                  shingle N for each
-                  --shingles; signatures by corpus.dedup.minhash.MinHasher, candidates = pairs
+     [w=W]        shingle N for each --shingles; with words, word_shingle W for each --word-shingles)
+                  signatures by corpus.dedup.minhash.MinHasher, candidates = pairs
                   sharing a band key, verified by exact shingle Jaccard >= threshold), computed
                   here in numpy (the Spark path is tested equal in tests/test_minhash.py)
     both          the union of simhash and the first minhash variant
@@ -235,6 +235,8 @@ def main():
                     help="MinHash shingle sizes to compare (default: the configured one)")
     ap.add_argument("--units", nargs="+", choices=("words", "chars"), default=None,
                     help="MinHash shingle units to compare (default: the configured one)")
+    ap.add_argument("--word-shingles", type=int, nargs="+", default=None,
+                    help="MinHash word_shingle values to compare with units words (default: configured)")
     ap.add_argument("--threshold", type=float, default=None, help="MinHash threshold (default: configured)")
     ap.add_argument("--fp-weight", type=float, default=None,
                     help="MinHash bands' false-positive weight (default: configured)")
@@ -518,12 +520,13 @@ def methods_side_by_side(docs, planted, args) -> dict:
     info = {f"simhash k={k}": {"seconds": time.perf_counter() - t0}}
     shingles = args.shingles or [int(mh_cfg["shingle"])]
     units = args.units or [str(mh_cfg.get("units", "words"))]
-    variants = [(u, sh) for u in units for sh in shingles]
-    for u, sh in variants:
-        cfg = {**mh_cfg, "shingle": sh, "units": u}
+    words = args.word_shingles or [int(mh_cfg.get("word_shingle", 1))]
+    variants = [(u, sh, w) for u in units for sh in shingles for w in (words if u == "words" else [None])]
+    for u, sh, w in variants:
+        cfg = {**mh_cfg, "shingle": sh, "units": u, **({"word_shingle": w} if w else {})}
         t0 = time.perf_counter()
         cand, ok, jac, bands, sig_s, valid = minhash_pairs_local(texts, cfg)
-        name = f"minhash {u} n={sh}"
+        name = f"minhash {u} n={sh}" + (f" w={w}" if w else "")
         found[name] = cand[ok]
         info[name] = {"bands": bands.describe(), "candidates": int(len(cand)), "accepted": int(ok.sum()),
                       "seconds": time.perf_counter() - t0, "signature_cpu_s": sig_s,
@@ -551,7 +554,7 @@ def methods_side_by_side(docs, planted, args) -> dict:
         info[name]["lsh_recall_at_or_above_threshold"] = float(is_cand[sel].mean()) if sel.any() else None
         info[name]["lsh_predicted_at_or_above_threshold"] = (
             float(np.mean(candidate_probability(pj[sel], bands.bands, bands.rows))) if sel.any() else None)
-    first = f"minhash {variants[0][0]} n={variants[0][1]}"
+    first = next(name for name in found if name.startswith("minhash"))
     found["both"] = np.unique(np.concatenate([found[f"simhash k={k}"], found[first]]), axis=0)
     info["both"] = {}
 
@@ -605,10 +608,10 @@ def print_methods(res: dict) -> None:
           "copies): recall of the planted pairs by kind, and false merges (accepted pairs that are not "
           "planted and whose documents' token 3-gram Jaccard is < 0.5)")
     names = list(methods)
-    print("  " + f"{'':14s}" + "".join(f"{m:>20s}" for m in names))
+    print("  " + f"{'':14s}" + "".join(f"{m:>24s}" for m in names))
     for kind in kinds:
-        print("  " + f"{kind:14s}" + "".join(f"{methods[m]['recall'][kind]:20.1%}" for m in names))
-    print("  " + f"{'all planted':14s}" + "".join(f"{methods[m]['recall_all']:20.1%}" for m in names))
+        print("  " + f"{kind:14s}" + "".join(f"{methods[m]['recall'][kind]:24.1%}" for m in names))
+    print("  " + f"{'all planted':14s}" + "".join(f"{methods[m]['recall_all']:24.1%}" for m in names))
     for m in names:
         by = methods[m].get("recall_by_lang", {})
         print(f"  {m} by language (planted pairs n; recall per kind): " + "; ".join(
@@ -618,10 +621,10 @@ def print_methods(res: dict) -> None:
         print(f"  {m} by base length in characters: " + "; ".join(
             f"{name} (n={r['n']}): " + " ".join(f"{k} {v:.0%}" for k, v in r.items() if k != "n")
             for name, r in by.items()))
-    print("  " + f"{'pairs':14s}" + "".join(f"{methods[m]['pairs']:20,d}" for m in names))
-    print("  " + f"{'unplanted':14s}" + "".join(f"{methods[m]['unplanted_pairs']:20,d}" for m in names))
-    print("  " + f"{'false pairs':14s}" + "".join(f"{methods[m]['false_pairs']:20,d}" for m in names))
-    print("  " + f"{'false merges':14s}" + "".join(f"{methods[m]['false_merge_rate']:20.3%}" for m in names))
+    print("  " + f"{'pairs':14s}" + "".join(f"{methods[m]['pairs']:24,d}" for m in names))
+    print("  " + f"{'unplanted':14s}" + "".join(f"{methods[m]['unplanted_pairs']:24,d}" for m in names))
+    print("  " + f"{'false pairs':14s}" + "".join(f"{methods[m]['false_pairs']:24,d}" for m in names))
+    print("  " + f"{'false merges':14s}" + "".join(f"{methods[m]['false_merge_rate']:24.3%}" for m in names))
     for m in names:
         i = methods[m]
         if "bands" in i:

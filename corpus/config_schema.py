@@ -395,6 +395,7 @@ SCHEMA = Section({
         "near": Str(choices=("simhash", "minhash", "both")),
         "minhash": Section({
             "shingle": Int(lo=1),
+            "word_shingle": Int(lo=1),
             "units": Str(choices=("words", "chars")),
             "num_perm": Int(lo=1, hi=4096),
             "seed": Int(lo=0, hi=2 ** 32 - 1),

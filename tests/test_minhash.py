@@ -31,8 +31,8 @@ TEXTS = ["我们是中国人，我们爱自己的祖国。今天天气很好 hel
 @pytest.mark.parametrize("scheme,units", [("affine32", "words"), ("legacy", "words"), ("affine32", "chars")])
 def test_sha1_signatures_equal_datasketch(scheme, units):
     datasketch = _datasketch()
-    cfg = {"shingle": 5, "hash": "sha1", "num_perm": 64, "seed": 7, "scheme": scheme, "t2s": False,
-           "units": units}
+    cfg = {"shingle": 5, "word_shingle": 5, "hash": "sha1", "num_perm": 64, "seed": 7, "scheme": scheme,
+           "t2s": False, "units": units}
     sigs, valid = MinHasher(cfg).batch(TEXTS)
     shingler = Shingler(cfg)
     for text, sig, ok in zip(TEXTS, sigs, valid):
@@ -51,7 +51,8 @@ def test_sha1_signatures_equal_datasketch(scheme, units):
 def test_units_and_their_fast_hashes():
     """`units: chars` makes character n-grams of other scripts too; the fast hashes see the
     letters whatever separates them, words do not."""
-    words, chars = Shingler({"shingle": 2, "t2s": False}), Shingler({"shingle": 2, "units": "chars", "t2s": False})
+    words = Shingler({"shingle": 2, "word_shingle": 2, "t2s": False})
+    chars = Shingler({"shingle": 2, "units": "chars", "t2s": False})
     assert words.shingle_texts("ab cd, ef") == ["ab cd", "cd ef"]
     assert chars.shingle_texts("ab cd, ef") == ["ab", "bc", "cd", "de", "ef"]
     assert words.shingle_texts("中文ab") == ["中文", "文 ab"]
@@ -62,6 +63,22 @@ def test_units_and_their_fast_hashes():
     assert np.array_equal(h1, h2) and not np.array_equal(h2, h3)
     with pytest.raises(ValueError, match="units must be one of"):
         Shingler({"units": "bytes"})
+
+
+@pytest.mark.parametrize("hash_", ["fast", "sha1"])
+def test_a_shingle_has_the_size_of_its_first_tokens_script(hash_):
+    """`shingle` tokens from a CJK character, `word_shingle` from a word (the defaults: 2 and
+    1); none runs past its document; the fast hashes make the same sets as the strings."""
+    sh = Shingler({"shingle": 2, "word_shingle": 1, "t2s": False, "hash": hash_})
+    assert sh.shingle_texts("中文字 ab cd, ab") == ["中文", "文字", "字 ab", "ab", "cd"]
+    assert sh.shingle_texts("ab 中") == ["ab"]  # "中" would need a second token
+    texts = ["中文字 ab cd, ab", "ab 中", "字 ab ab cd 中文字", "", "中"]
+    h, d = sh.hashes(texts, want64=True)
+    sets = [frozenset(h[d == i].tolist()) for i in range(len(texts))]
+    assert [len(x) for x in sets] == [5, 1, 5, 0, 0]
+    assert sets[0] == sets[2]  # the same shingles in another order
+    h32, d32 = sh.hashes(texts)
+    assert np.bincount(d32, minlength=5).tolist() == [6, 1, 6, 0, 0]  # repeats kept
 
 
 def test_fast_signatures_equal_datasketch_on_the_same_hashes():

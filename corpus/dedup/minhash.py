@@ -43,7 +43,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from corpus.dedup.simhash import _fmix64, _tokens, chunk_ranges, lowered_codepoints, shingle_hashes, token_spans
+from corpus.dedup.simhash import _fmix64, _span_hashes, chunk_ranges, lowered_codepoints, shingle_hashes, token_spans
 
 _U64 = np.uint64
 _U32 = np.uint32
@@ -118,7 +118,11 @@ def signatures(hashes: np.ndarray, doc_of: np.ndarray, n_docs: int, perm, scheme
 
 class Shingler:
     """Shingles of texts, as 32-bit hashes (for signatures) or 64-bit hashes (for exact
-    Jaccard), per the MinHash config section (shingle, t2s, hash)."""
+    Jaccard), per the MinHash config section (shingle, word_shingle, units, t2s, hash).
+
+    A shingle starts at every token: `shingle` tokens from a CJK character, `word_shingle`
+    tokens from a word of another script (with `units: chars` every shingle has `shingle`
+    tokens); one that would run past its document's last token is not made."""
 
     def __init__(self, cfg: Mapping):
         self.n = int(cfg.get("shingle", 2))
@@ -126,6 +130,7 @@ class Shingler:
         if self.units not in UNITS:
             raise ValueError(f"units must be one of {UNITS}, got {self.units!r}")
         self._chars = self.units == "chars"
+        self.word_n = self.n if self._chars else int(cfg.get("word_shingle", 1))
         self.hash = str(cfg.get("hash", "fast"))
         if self.hash not in HASHES:
             raise ValueError(f"hash must be one of {HASHES}, got {self.hash!r}")
@@ -138,31 +143,41 @@ class Shingler:
     def _prepare(self, texts: Sequence[str]) -> list[str]:
         return [self._t2s.convert(t) for t in texts] if self._t2s is not None else list(texts)
 
+    def _firsts(self, is_cjk: np.ndarray, doc_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first token index, tokens) of every shingle, in token order."""
+        size = np.where(is_cjk, self.n, self.word_n)
+        last = np.arange(size.size) + size - 1
+        ok = last < size.size
+        ok[ok] = doc_of[ok] == doc_of[last[ok]]
+        firsts = np.flatnonzero(ok)
+        return firsts, size[firsts]
+
     def _chunk(self, texts: Sequence[str], want64: bool):
         """(hashes, doc index) of the shingles of each text in document order: the distinct
         uint64 fast hashes when want64, else uint32 per `self.hash` (repeats kept)."""
-        n = self.n
         empty = (np.empty(0, _U64 if want64 else _U32), np.empty(0, np.int64))
         lowered, cp, offsets, breaks = lowered_codepoints(texts)
         if cp.size == 0:
             return empty
-        cp64 = cp.astype(_U64)
-        if want64 or self.hash == "fast":
-            tokens, starts = _tokens(cp64, breaks, self._chars)
-        else:
-            starts, ends, is_cjk = token_spans(cp64, breaks, self._chars)
-            is_cjk |= self._chars  # single characters join with nothing between them
+        starts, ends, is_cjk = token_spans(cp, breaks, self._chars)
+        is_cjk |= self._chars  # with chars, every token is a character joined to the next
         doc_of = np.searchsorted(offsets, starts, side="right") - 1
-        m = starts.size - n + 1
-        if m <= 0:
+        firsts, sizes = self._firsts(is_cjk, doc_of)
+        if firsts.size == 0:
             return empty
-        whole = doc_of[:m] == doc_of[n - 1:]
-        docs = doc_of[:m][whole]
+        docs = doc_of[firsts]
         if want64 or self.hash == "fast":
-            h = shingle_hashes(tokens, n)[whole] if n > 1 else tokens[whole]
+            tokens = _span_hashes(cp, starts, ends)
+            h = shingle_hashes(tokens, self.n)
+            if self.word_n == self.n:
+                h = h[firsts]
+            else:
+                hw = shingle_hashes(tokens, self.word_n)
+                h = np.where(sizes == self.n, h[np.minimum(firsts, h.size - 1)],
+                             hw[np.minimum(firsts, hw.size - 1)])
             h = h if want64 else (h >> _U64(32)).astype(_U32)
         else:
-            h = _sha1_shingles(lowered, starts, ends, is_cjk, n, np.flatnonzero(whole))
+            h = _sha1_shingles(lowered, starts, ends, is_cjk, firsts, sizes)
         if not want64:  # repeats do not change a minimum: no need to make them distinct
             return h, docs
         order = np.lexsort((h, docs))
@@ -194,26 +209,26 @@ class Shingler:
             return []
         breaks = np.zeros(cp.size, dtype=bool)
         breaks[0] = True
-        starts, ends, is_cjk = token_spans(cp.astype(_U64), breaks, self._chars)
+        starts, ends, is_cjk = token_spans(cp, breaks, self._chars)
         is_cjk |= self._chars
-        out = _shingle_strings(text, starts, ends, is_cjk, self.n, np.arange(max(0, starts.size - self.n + 1)))
-        return list(dict.fromkeys(out))
+        firsts, sizes = self._firsts(is_cjk, np.zeros(starts.size, dtype=np.int64))
+        return list(dict.fromkeys(_shingle_strings(text, starts, ends, is_cjk, firsts, sizes)))
 
 
-def _shingle_strings(text: str, starts, ends, is_cjk, n: int, firsts: np.ndarray) -> list[str]:
-    """The text of the shingles beginning at token indices `firsts`: tokens joined with nothing
-    between two CJK tokens and a space otherwise."""
+def _shingle_strings(text: str, starts, ends, is_cjk, firsts: np.ndarray, sizes: np.ndarray) -> list[str]:
+    """The text of the shingles of `sizes` tokens beginning at token indices `firsts`: tokens
+    joined with nothing between two CJK tokens and a space otherwise."""
     toks = [text[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
     sep_before = np.ones(len(toks), dtype=bool)
     sep_before[1:] = ~(is_cjk[1:] & is_cjk[:-1])
     ptoks = [(" " + t) if s else t for t, s in zip(toks, sep_before.tolist())]
-    return [toks[i] + "".join(ptoks[i + 1:i + n]) for i in firsts.tolist()]
+    return [toks[i] + "".join(ptoks[i + 1:i + n]) for i, n in zip(firsts.tolist(), sizes.tolist())]
 
 
-def _sha1_shingles(text: str, starts, ends, is_cjk, n: int, firsts: np.ndarray) -> np.ndarray:
+def _sha1_shingles(text: str, starts, ends, is_cjk, firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """datasketch's sha1_hash32 of each shingle's UTF-8 text (the first 4 digest bytes, little
     endian), one hashlib call per shingle."""
-    strings = _shingle_strings(text, starts, ends, is_cjk, n, firsts)
+    strings = _shingle_strings(text, starts, ends, is_cjk, firsts, sizes)
     sha1 = hashlib.sha1
     digests = b"".join([sha1(s.encode("utf-8", "surrogatepass")).digest()[:4] for s in strings])
     return np.frombuffer(digests, dtype="<u4").astype(_U32)

@@ -88,7 +88,7 @@ _CLASSES = _class_table()
 
 def _char_classes(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(is a CJK character, is a letter or digit of another script) per code point."""
-    cls = _CLASSES[np.minimum(cp, _CLASSES.size - 1)]
+    cls = np.take(_CLASSES, cp, mode="clip")  # every higher code point: the last slot (neither)
     return cls == 1, cls == 2
 
 
@@ -113,9 +113,14 @@ def token_spans(cp: np.ndarray, breaks: np.ndarray,
     return starts, ends, cjk[starts]
 
 
-def _tokens(cp: np.ndarray, breaks: np.ndarray, chars: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _tokens(cp: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash, start offset) of every token of the code points `cp` (`token_spans`)."""
-    starts, ends, _ = token_spans(cp, breaks, chars)
+    starts, ends, _ = token_spans(cp, breaks)
+    return _span_hashes(cp, starts, ends), starts
+
+
+def _span_hashes(cp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """64-bit hashes of the code point spans cp[start:end] (cp: uint32 or uint64)."""
     # Polynomial hash of cp[s:e] = sum_j cp[j] * P^(j-s), from one prefix sum over the chunk:
     # S[i] = sum_{j<i} (cp[j]+1) * P^j, so hash = (S[e] - S[s]) * P^-s.
     up, down = _POWERS.get(cp.size)
@@ -123,7 +128,7 @@ def _tokens(cp: np.ndarray, breaks: np.ndarray, chars: bool = False) -> tuple[np
     with np.errstate(over="ignore"):
         np.cumsum((cp + _U64(1)) * up, out=prefix[1:])
         raw = (prefix[ends] - prefix[starts]) * down[starts]
-    return _fmix64(raw ^ (ends - starts).astype(_U64)), starts
+    return _fmix64(raw ^ (ends - starts).astype(_U64))
 
 
 def lowered_codepoints(texts: Sequence[str]):
@@ -151,7 +156,7 @@ def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int, w
     lowered, cp, offsets, breaks = lowered_codepoints(texts)
     if cp.size == 0:
         return out
-    tokens, starts = _tokens(cp.astype(_U64), breaks)
+    tokens, starts = _tokens(cp, breaks)
     doc_of = np.searchsorted(offsets, starts, side="right") - 1
     # shingles of `shingle` tokens of one document; a document with fewer tokens: its tokens
     per_doc = np.bincount(doc_of, minlength=n_docs)
@@ -242,7 +247,7 @@ def token_hashes(text: str) -> np.ndarray:
         return np.empty(0, dtype=_U64)
     breaks = np.zeros(cp.size, dtype=bool)
     breaks[0] = True
-    return _tokens(cp.astype(_U64), breaks)[0]
+    return _tokens(cp, breaks)[0]
 
 
 def shingle_hashes(tokens: np.ndarray, shingle: int) -> np.ndarray:
