@@ -181,8 +181,9 @@ def test_export_loses_no_token(run_dir, model):
     assert m["documents"] + v["documents"] == len(docs) and len(m["shards"]) > 2
     assert m["tokenizer"]["sha256"] == tok.sha256
     assert sum(s["tokens"] for s in m["by_source"].values()) == m["tokens"]
-    ledger = pq.read_table(run_dir / "ledger" / "tokens.parquet").to_pylist()  # the training split
-    assert sum(r["tokens"] for r in ledger) == m["tokens"] and sum(r["docs"] for r in ledger) == m["documents"]
+    ledger = pq.read_table(run_dir / "ledger" / "tokens.parquet").to_pylist()  # both splits
+    assert sum(r["tokens"] for r in ledger) == m["tokens"] + v["tokens"]
+    assert sum(r["docs"] for r in ledger) == m["documents"] + v["documents"] == len(docs)
     assert {"code", "misc"} <= {g["topic"] for g in m["by_source_topic"] if g["source"] == "jsonl"}
 
     shards = TokenShards(str(tokens_dir))

@@ -39,8 +39,14 @@ def tokens_body(ctx) -> StageResult:
 
     stage = source_stage("tokens", ctx.cfg, ctx.run.manifest()["stages"])
     m = export_tokens(ctx.spark, ctx.run, ctx.cfg, stage, ctx.staging())
-    ledger = [{"source": source, "lang": None, "reason": None, "docs": c["documents"], "chars": 0,
-               "tokens": c["tokens"]} for source, c in m["by_source"].items()]  # documents and tokens emitted
+    emitted: dict = {}  # per source, the documents and tokens of both splits: every row read is kept
+    for split in (m["by_source"], (m.get("validation") or {}).get("by_source", {})):
+        for source, c in split.items():
+            e = emitted.setdefault(source, {"docs": 0, "tokens": 0})
+            e["docs"] += c["documents"]
+            e["tokens"] += c["tokens"]
+    ledger = [{"source": source, "lang": None, "reason": None, "chars": 0, **e}
+              for source, e in sorted(emitted.items())]
     return StageResult(report={k: v for k, v in m.items() if k != "shards"}, ledger=ledger)
 
 
