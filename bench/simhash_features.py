@@ -27,9 +27,10 @@ gets no fingerprint: it is in no pair (the stage leaves it to exact dedup).
     -tf         1 + ln(tf) per distinct feature in fixed point (round(64 (1 + ln tf))): the
                 stage's `weights: tf` (sublinear term frequency; the default before this study)
     -binary     1 per distinct feature: `weights: binary` (the default since this study)
-    -idf        (1 + ln tf) * ln((N + 1) / (df + 1)): the -tf weight times a smoothed IDF, df =
-                number of the N base (unplanted) documents that contain the feature (copies are
-                not counted, so a copy's document frequencies are those of an unseen document)
+    -idf        the -tf weight times a smoothed IDF, ln((N + 1) / (df + 1)), rounded to an
+                integer; df = number of the N base (unplanted) documents that contain the
+                feature (copies are not counted, so a copy's document frequencies are those of
+                an unseen document)
 
 The configured variant (dedup.simhash: shingle, weights; tok2-binary since this study) is
 asserted equal to the stage's Fingerprinter on every document.
@@ -104,27 +105,15 @@ def parse_variant(name: str) -> tuple[str, int, str]:
 
 # --- features --------------------------------------------------------------------------------
 
-def _span_hashes(cp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The stage's token hash (simhash._tokens) of each span cp[s:e]."""
-    from corpus.dedup.simhash import _POWERS, _fmix64
-
-    up, down = _POWERS.get(cp.size)
-    prefix = np.zeros(cp.size + 1, dtype=_U64)
-    with np.errstate(over="ignore"):
-        np.cumsum((cp + _U64(1)) * up, out=prefix[1:])
-        raw = (prefix[ends] - prefix[starts]) * down[starts]
-    return _fmix64(raw ^ (ends - starts).astype(_U64))
-
-
 def _chunk_tokens(texts: list[str], unit: str) -> tuple[np.ndarray, np.ndarray]:
     """(token hashes, document index within the chunk) of the (t2s-converted) texts."""
-    from corpus.dedup.simhash import _tokens, lowered_codepoints
+    from corpus.dedup.simhash import _span_hashes, _tokens, lowered_codepoints
 
     if unit == "tok":
         _, cp, offsets, breaks = lowered_codepoints(texts)
         if cp.size == 0:
             return np.empty(0, _U64), np.empty(0, np.int64)
-        toks, starts = _tokens(cp.astype(_U64), breaks)
+        toks, starts = _tokens(cp, breaks)
         return toks, np.searchsorted(offsets, starts, side="right") - 1
     import rjieba
 
@@ -138,38 +127,16 @@ def _chunk_tokens(texts: list[str], unit: str) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    cp = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(_U64)
+    cp = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     return _span_hashes(cp, starts, ends), np.concatenate(doc_of)
 
 
-def _chunk_features(texts: list[str], unit: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(feature hashes, document index): shingles of n tokens of one document; a document
-    with fewer than n tokens: its tokens (as simhash._chunk_fingerprints)."""
-    from corpus.dedup.simhash import shingle_hashes
+def _feature_keys(texts: list[str], unit: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stage's distinct (document, feature) keys of a chunk and their counts
+    (simhash.feature_keys) over this variant's tokens."""
+    from corpus.dedup.simhash import feature_keys
 
-    tokens, doc_of = _chunk_tokens(texts, unit)
-    m = tokens.size - n + 1
-    if n <= 1 or m <= 0:
-        return tokens, doc_of
-    per_doc = np.bincount(doc_of, minlength=len(texts))
-    whole = doc_of[:m] == doc_of[n - 1:]
-    short = per_doc[doc_of] < n
-    return (np.concatenate((shingle_hashes(tokens, n)[whole], tokens[short])),
-            np.concatenate((doc_of[:m][whole], doc_of[short])))
-
-
-def _distinct(feats: np.ndarray, doc_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct (document << 48 | feature >> 16) keys and their counts."""
-    from corpus.dedup.simhash import _DOC_SHIFT, _FEATURE_BITS
-
-    keys = np.sort((doc_of.astype(_U64) << _DOC_SHIFT) | (feats >> _U64(64 - _FEATURE_BITS)))
-    if keys.size == 0:
-        return keys, np.empty(0, np.int64)
-    new = np.empty(keys.size, dtype=bool)
-    new[0] = True
-    new[1:] = keys[1:] != keys[:-1]
-    first = np.flatnonzero(new)
-    return keys[first], np.diff(np.append(first, keys.size))
+    return feature_keys(*_chunk_tokens(texts, unit), len(texts), n)
 
 
 def document_frequencies(texts: list[str], unit: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,42 +145,33 @@ def document_frequencies(texts: list[str], unit: str, n: int) -> tuple[np.ndarra
 
     parts = []
     for lo, hi in chunk_ranges(texts):
-        uniq, _ = _distinct(*_chunk_features(texts[lo:hi], unit, n))
+        uniq, _ = _feature_keys(texts[lo:hi], unit, n)
         parts.append(uniq & _FEATURE_MASK)
     return np.unique(np.concatenate(parts), return_counts=True)
 
 
 def fingerprints(texts: list[str], unit: str, n: int, weighting: str,
                  df=None, n_df_docs: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(uint64 SimHash per text, has a fingerprint: >= MIN_FEATURES distinct features)."""
-    from corpus.dedup.simhash import _DOC_SHIFT, _FEATURE_MASK, _WEIGHT_SCALE, _fmix64
+    """(uint64 SimHash per text, has a fingerprint: >= MIN_FEATURES distinct features), voted
+    as the stage votes (simhash.simhash_votes) with this variant's weights in fixed point."""
+    from corpus.dedup.simhash import _FEATURE_MASK, _WEIGHT_SCALE, simhash_votes
 
     fps = np.zeros(len(texts), dtype=_U64)
     valid = np.zeros(len(texts), dtype=bool)
     for lo, hi in chunk_ranges(texts):
-        uniq, counts = _distinct(*_chunk_features(texts[lo:hi], unit, n))
-        if uniq.size == 0:
-            continue
-        feat = uniq & _FEATURE_MASK
+        uniq, counts = _feature_keys(texts[lo:hi], unit, n)
         if weighting == "binary":
-            w = np.ones(uniq.size)
+            w = np.full(uniq.size, float(_WEIGHT_SCALE))
         else:
             w = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # the stage's tf integer weights
             if weighting == "idf":
                 keys, dfs = df
+                feat = uniq & _FEATURE_MASK
                 pos = np.minimum(np.searchsorted(keys, feat), keys.size - 1)
                 d = np.where(keys[pos] == feat, dfs[pos], 0)
-                w = w * np.log((n_df_docs + 1.0) / (d + 1.0))
-        udoc = (uniq >> _DOC_SHIFT).astype(np.int64)
-        bounds = np.flatnonzero(np.append(True, udoc[1:] != udoc[:-1]))
-        docs = udoc[bounds]
-        bits = np.unpackbits(_fmix64(feat).view(np.uint8), bitorder="little").reshape(-1, 64)
-        weighted = np.add.reduceat(bits * w[:, None], bounds, axis=0)  # sum of w * bit, per bit
-        totals = np.add.reduceat(w, bounds)
-        votes = 2 * weighted > totals[:, None]
-        fps[lo + docs] = np.packbits(votes, axis=1, bitorder="little").view("<u8").ravel()
-        valid[lo + docs] = np.diff(np.append(bounds, uniq.size)) >= MIN_FEATURES
-    fps[~valid] = 0
+                w = np.rint(w * np.log((n_df_docs + 1.0) / (d + 1.0)))
+        out = simhash_votes(uniq, w, hi - lo, MIN_FEATURES)
+        fps[lo:hi], valid[lo:hi] = out[0], out[1].astype(bool)
     return fps, valid
 
 

@@ -5,9 +5,9 @@ Tokens: every CJK character is a token, every run of other letters and digits is
 to 64 bits (a polynomial hash over code points, finished with the murmur3 64-bit mixer).
 A feature votes on each of the 64 bits with its weight: `binary` (the default; every distinct
 feature once) or `tf`, the sublinear term frequency 1 + ln(tf), in fixed point (integers, so
-sums are exact and independent of order). Which features and weights: bench/simhash_features.py. No Python
-loop runs per token or feature: tokens and features of a whole chunk of documents (~64k
-characters) are numpy passes, and the votes one BLAS product per document.
+sums are exact and independent of order); why these: bench/simhash_features.py. No Python loop
+runs per token or feature: tokens and features of a whole chunk of documents (~64k characters)
+are numpy passes, and the votes one BLAS product per document.
 """
 
 from __future__ import annotations
@@ -152,13 +152,24 @@ def lowered_codepoints(texts: Sequence[str]):
 def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int, weighting: str) -> np.ndarray:
     """SimHash per text (uint64) and, as a second row, 1 where the text has a fingerprint."""
     n_docs = len(texts)
-    out = np.zeros((2, n_docs), dtype=_U64)
     lowered, cp, offsets, breaks = lowered_codepoints(texts)
     if cp.size == 0:
-        return out
+        return np.zeros((2, n_docs), dtype=_U64)
     tokens, starts = _tokens(cp, breaks)
     doc_of = np.searchsorted(offsets, starts, side="right") - 1
-    # shingles of `shingle` tokens of one document; a document with fewer tokens: its tokens
+    keys, counts = feature_keys(tokens, doc_of, n_docs, shingle)
+    if weighting == "tf":
+        weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers: exact sums
+    else:
+        weights = np.full(counts.size, float(_WEIGHT_SCALE))
+    return simhash_votes(keys, weights, n_docs, min_features)
+
+
+def feature_keys(tokens: np.ndarray, doc_of: np.ndarray, n_docs: int,
+                 shingle: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct (document << 48 | feature's top 48 bits) keys of a chunk and how often
+    each occurs. Features: shingles of `shingle` tokens of one document; a document with fewer
+    tokens: its tokens."""
     per_doc = np.bincount(doc_of, minlength=n_docs)
     n = tokens.size - shingle + 1
     feats, feat_doc = tokens, doc_of
@@ -167,26 +178,28 @@ def _chunk_fingerprints(texts: Sequence[str], shingle: int, min_features: int, w
         short = per_doc[doc_of] < shingle
         feats = np.concatenate((shingle_hashes(tokens, shingle)[whole], tokens[short]))
         feat_doc = np.concatenate((doc_of[:n][whole], doc_of[short]))
-    # distinct (document, feature) keys and their counts
     keys = np.sort((feat_doc.astype(_U64) << _DOC_SHIFT) | (feats >> _U64(64 - _FEATURE_BITS)))
     if keys.size == 0:
-        return out
+        return keys, np.empty(0, np.int64)
     new = np.empty(keys.size, dtype=bool)
     new[0] = True
     new[1:] = keys[1:] != keys[:-1]
     first = np.flatnonzero(new)
-    counts = np.diff(np.append(first, keys.size))
-    uniq = keys[first]
-    udoc = (uniq >> _DOC_SHIFT).astype(np.int64)
-    if weighting == "tf":
-        weights = np.rint(_WEIGHT_SCALE * (1.0 + np.log(counts)))  # integers: exact sums
-    else:
-        weights = np.full(counts.size, float(_WEIGHT_SCALE))
-    bits = np.unpackbits(_fmix64(uniq & _FEATURE_MASK).view(np.uint8), bitorder="little")
+    return keys[first], np.diff(np.append(first, keys.size))
+
+
+def simhash_votes(keys: np.ndarray, weights: np.ndarray, n_docs: int, min_features: int) -> np.ndarray:
+    """SimHash per document of a chunk (uint64) and, as a second row, 1 where it has at least
+    `min_features` features, from `feature_keys` and one weight per key (integers: exact sums)."""
+    out = np.zeros((2, n_docs), dtype=_U64)
+    if keys.size == 0:
+        return out
+    udoc = (keys >> _DOC_SHIFT).astype(np.int64)
+    bits = np.unpackbits(_fmix64(keys & _FEATURE_MASK).view(np.uint8), bitorder="little")
     bits = bits.reshape(-1, 64).astype(np.float32)
     bounds = np.flatnonzero(np.append(True, udoc[1:] != udoc[:-1]))
     docs = udoc[bounds]
-    bounds = np.append(bounds, uniq.size)
+    bounds = np.append(bounds, keys.size)
     totals = np.add.reduceat(weights, bounds[:-1])
     weights32 = weights.astype(np.float32)
     weighted = np.empty((docs.size, 64))
