@@ -1,13 +1,13 @@
 """MinHash signatures and LSH bands, computed with numpy over a whole batch of documents at once.
 
-Shingles: runs of `shingle` consecutive tokens of one document. With `units: words` the tokens
-are SimHash's (corpus.dedup.simhash: every CJK character is a token, every run of other
-letters and digits is one, lower-cased), so a Chinese text gives character n-grams and an
-English one word n-grams; with `units: chars` every letter and digit of any script is a token
-(character n-grams everywhere, spaces and punctuation skipped). Traditional characters are
-mapped to simplified first when `t2s` is set. A document with
-fewer than `min_shingles` shingles (repeats included) gets no signature (exact dedup only
-judges it).
+Shingles: runs of consecutive tokens of one document (see `Shingler`). With `units: words` the
+tokens are SimHash's (corpus.dedup.simhash: every CJK character is a token, every run of other
+letters and digits is one, lower-cased) and a shingle is `shingle` tokens from a CJK character,
+`word_shingle` from a word, so a Chinese text gives character n-grams and an English one word
+n-grams; with `units: chars` every letter and digit of any script is a token and every shingle
+`shingle` of them (spaces and punctuation skipped). Traditional characters are mapped to
+simplified first when `t2s` is set. A document with fewer than `min_shingles` shingles
+(repeats included) gets no signature (exact dedup only judges it).
 
 Hashing a shingle to 32 bits (`hash`):
 
