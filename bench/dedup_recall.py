@@ -467,7 +467,8 @@ def main():
 
 def minhash_pairs_local(texts: list[str], cfg: dict):
     """The stage's MinHash-LSH decisions in numpy: (candidate pairs (m, 2) i < j, accepted
-    mask, exact Jaccard of each candidate, Bands, CPU seconds of the signatures, has a signature)."""
+    mask, exact Jaccard of each candidate, Bands, CPU seconds of the signatures, has a signature,
+    and the exact Jaccard of any two texts by index: the shingle sets are made once)."""
     import numpy as np
 
     from corpus.dedup.minhash import MinHasher, Shingler, band_keys, bands_of, exact_jaccard
@@ -491,10 +492,13 @@ def minhash_pairs_local(texts: list[str], cfg: dict):
     sh = Shingler(cfg)
     h, d = sh.hashes(texts, want64=True)
     bounds = np.searchsorted(d, np.arange(len(texts) + 1))
-    jac = np.array([exact_jaccard(h[bounds[i]:bounds[i + 1]], h[bounds[j]:bounds[j + 1]])
-                    for i, j in cand]) if len(cand) else np.empty(0)
+
+    def pair_jaccard(i: int, j: int) -> float:
+        return exact_jaccard(h[bounds[i]:bounds[i + 1]], h[bounds[j]:bounds[j + 1]])
+
+    jac = np.array([pair_jaccard(i, j) for i, j in cand]) if len(cand) else np.empty(0)
     accepted = jac >= bands.threshold if cfg.get("verify", True) else np.ones(len(cand), bool)
-    return cand, accepted, jac, bands, secs, valid
+    return cand, accepted, jac, bands, secs, valid, pair_jaccard
 
 
 def methods_side_by_side(docs, planted, args) -> dict:
@@ -525,7 +529,7 @@ def methods_side_by_side(docs, planted, args) -> dict:
     for u, sh, w in variants:
         cfg = {**mh_cfg, "shingle": sh, "units": u, **({"word_shingle": w} if w else {})}
         t0 = time.perf_counter()
-        cand, ok, jac, bands, sig_s, valid = minhash_pairs_local(texts, cfg)
+        cand, ok, jac, bands, sig_s, valid, pair_jaccard = minhash_pairs_local(texts, cfg)
         name = f"minhash {u} n={sh}" + (f" w={w}" if w else "")
         found[name] = cand[ok]
         info[name] = {"bands": bands.describe(), "candidates": int(len(cand)), "accepted": int(ok.sum()),
@@ -533,13 +537,9 @@ def methods_side_by_side(docs, planted, args) -> dict:
                       "rejected_by_verification": int((~ok).sum())}
         # the LSH alone: of the planted pairs whose exact Jaccard reaches the threshold, the
         # share that became candidates (what the S-curve predicts)
-        from corpus.dedup.minhash import Shingler, candidate_probability, exact_jaccard
+        from corpus.dedup.minhash import candidate_probability
 
-        shg = Shingler(cfg)
-        hp, dp = shg.hashes(texts, want64=True)
-        bnd = np.searchsorted(dp, np.arange(n + 1))
-        pj = np.array([exact_jaccard(hp[bnd[b]:bnd[b + 1]], hp[bnd[c]:bnd[c + 1]])
-                       for c, (b, _) in sorted(planted.items())])
+        pj = np.array([pair_jaccard(b, c) for c, (b, _) in sorted(planted.items())])
         both_valid = np.array([valid[b] and valid[c] for c, (b, _) in sorted(planted.items())])
         info[name]["planted_without_signature"] = int((~both_valid).sum())
         above = pj >= bands.threshold
