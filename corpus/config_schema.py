@@ -271,7 +271,8 @@ RECORD_FIELDS = {  # the field mapping of jsonl and parquet inputs
 
 SCHEMA = Section({
     "run": Section({"stages": STRS}),
-    "spark": Section({"master": Str(), "app_name": Str(), "conf": Map(Scalar())}),
+    "spark": Section({"master": Str(), "app_name": Str(), "local_java_options": Str(nullable=True),
+                      "conf": Map(Scalar())}),
     "dropped": Section({"keep_text": Bool()}),
     "ingest": Section({
         "batch_rows": Int(lo=1),
@@ -411,6 +412,7 @@ SCHEMA = Section({
         }, rule=_minhash),
         "checkpoint_dir": Str(nullable=True),
         "driver_edges": Int(lo=0),
+        "driver_docs": Int(lo=0),
         "report_top_clusters": Int(lo=0),
         "report_examples": Int(lo=0),
     }),

@@ -19,7 +19,9 @@ def get_session(spark_cfg: Mapping, master: str | None = None):
     """A SparkSession. An explicit `master` wins; under spark-submit its `--master` is kept;
     otherwise the configured master (local mode by default). In local mode, unless configured,
     shuffles get 4 partitions per core (Spark's default 200 is sized for clusters: here each
-    tiny task costs more than its data)."""
+    tiny task costs more than its data), and the JVM gets `spark.local_java_options` (by default
+    C2 compiles after 10x the JDK's counts: in a 1-minute run C2 burned ~20 CPU-seconds compiling
+    code that then ran for seconds, on the cores the Python workers need; bench/README.md)."""
     from pyspark.sql import SparkSession
 
     # pandas 3 draws a FutureWarning from every Arrow UDF; the stages use Arrow, not pandas
@@ -35,7 +37,8 @@ def get_session(spark_cfg: Mapping, master: str | None = None):
         builder = builder.master(master)
     conf = dict(spark_cfg.get("conf") or {})
     if master and master.startswith("local") and "spark.driver.extraJavaOptions" not in conf:
-        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J2}"  # no start-up chatter
+        conf["spark.driver.extraJavaOptions"] = " ".join(  # no start-up chatter; local_java_options
+            [f"-Dlog4j2.configurationFile={LOG4J2}", *(spark_cfg.get("local_java_options") or "").split()])
     if master and master.startswith("local"):
         conf.setdefault("spark.sql.shuffle.partitions", str(4 * _local_cores(master)))
     for key, value in conf.items():

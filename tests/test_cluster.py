@@ -30,13 +30,13 @@ RUN_TIMEOUT = 600
 
 def run_settings(tmp: Path) -> list[str]:
     """What every run here is given: as many shuffle partitions in local mode as on the
-    cluster (the part files follow them), and dedup's connected components on Spark (not on
-    the driver, as the sample's small graph would be) with reliable checkpoints on a folder
+    cluster (the part files follow them), and dedup's decisions and connected components on
+    Spark (not on the driver, as the sample's small run would be) with reliable checkpoints on a folder
     every worker sees: local checkpoints live in executors and die with them. The driver's UI
     is on (its REST API says which executor runs a task); a setting, like any, is part of the
     run id written in every row, so each run here gets them all."""
     return ["spark.conf.spark.sql.shuffle.partitions=8", "spark.conf.spark.ui.enabled=true",
-            f"dedup.checkpoint_dir={tmp / 'checkpoints'}", "dedup.driver_edges=0"]
+            f"dedup.checkpoint_dir={tmp / 'checkpoints'}", "dedup.driver_edges=0", "dedup.driver_docs=0"]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """SimHash fingerprints and the dedup stage: exact and near duplicates, one kept per group."""
 
+import io
 import random
 
 import numpy as np
@@ -90,7 +91,11 @@ def rows_for(texts_scores):
     return rows
 
 
-def test_dedup_keeps_one_per_group_by_the_rule(spark):
+ON_SPARK, ON_DRIVER = "dedup.driver_docs=0", "dedup.driver_docs=1000000"
+
+
+@pytest.mark.parametrize("where", [ON_SPARK, ON_DRIVER])
+def test_dedup_keeps_one_per_group_by_the_rule(spark, where):
     from corpus.dedup.stage import dedup_outcomes_df
     from corpus.spark import spark_schema
 
@@ -100,7 +105,7 @@ def test_dedup_keeps_one_per_group_by_the_rule(spark):
             (c, 0.8), (c + "", 0.8),                                  # exact, tie: smallest id d06
             (d, None), ("很短", 0.9), ("很短", 0.1)]
     df = spark.createDataFrame(rows_for(docs), schema=spark_schema(CLEAN_DOC_SCHEMA))
-    outcomes, report = dedup_outcomes_df(spark, df, len(docs), load_config()["dedup"])
+    outcomes, report = dedup_outcomes_df(spark, df, len(docs), load_config(overrides=[where])["dedup"])
     got = {r["id"]: (r["reason"], r["detail"], r["cluster_id"]) for r in outcomes.collect()}
     assert len(got) == len(docs)
     assert got["d01"] == (None, None, "d01")
@@ -114,7 +119,8 @@ def test_dedup_keeps_one_per_group_by_the_rule(spark):
     assert report["largest_clusters"][0]["size"] == 3
 
 
-def test_exact_dedup_by_url(spark):
+@pytest.mark.parametrize("where", [ON_SPARK, ON_DRIVER])
+def test_exact_dedup_by_url(spark, where):
     from corpus.dedup.stage import dedup_outcomes_df
     from corpus.spark import spark_schema
 
@@ -123,7 +129,53 @@ def test_exact_dedup_by_url(spark):
     rows[0]["url"] = rows[4]["url"] = "http://x/1"  # d00 and d04 share a URL
     rows[1]["url"] = "http://x/2"                  # d01 = d02 by text
     df = spark.createDataFrame(rows, schema=spark_schema(CLEAN_DOC_SCHEMA))
-    cfg = load_config(overrides=["dedup.exact.by_url=true"])["dedup"]
+    cfg = load_config(overrides=["dedup.exact.by_url=true", where])["dedup"]
     got = {r["id"]: (r["reason"], r["detail"]) for r in dedup_outcomes_df(spark, df, 5, cfg)[0].collect()}
     assert got == {"d00": (None, None), "d01": ("exact_duplicate", "d02"), "d02": (None, None),
                    "d03": (None, None), "d04": ("exact_duplicate", "d00")}
+
+
+@pytest.mark.parametrize("settings", [[], ["dedup.exact.by_url=true", "dedup.simhash.max_bucket=2",
+                                             "dedup.simhash.k=6", "dedup.report_examples=3"]])
+def test_the_driver_decides_as_spark_does(spark, sample_run, settings):
+    """On the sample's cleaned documents (real pages, poems with variants, null scores) the
+    in-memory path gives Spark's decisions and report, capped buckets and URL groups included."""
+    from corpus.dedup.stage import dedup_outcomes_df
+
+    docs = spark.read.parquet(str(sample_run / "clean"))
+    n = docs.count()
+    got = []
+    for where in (ON_SPARK, ON_DRIVER):
+        outcomes, report = dedup_outcomes_df(spark, docs, n, load_config(overrides=[*settings, where])["dedup"])
+        rows = sorted(tuple(r) for r in outcomes.select("id", "simhash", "reason", "detail", "cluster_id").collect())
+        got.append((rows, report))
+    (spark_rows, spark_report), (driver_rows, driver_report) = got
+    assert len(spark_rows) == n and driver_rows == spark_rows and driver_report == spark_report
+    assert spark_report["largest_clusters"] and any(r[2] == "near_duplicate" for r in spark_rows)
+    if settings:
+        assert spark_report["capped_buckets"] > 0
+
+
+def test_previews_come_back_from_the_write_as_notes():
+    """with_previews notes the listed documents of each batch (not written, not counted);
+    fill_previews puts their URL and first 300 characters into the report, once each even when
+    a retried task noted a row twice."""
+    import pyarrow as pa
+
+    from corpus.dedup.stage import example_ids, fill_previews, with_previews
+    from corpus.outcomes import write_outcomes
+
+    report = {"largest_clusters": [{"cluster_id": "a", "size": 2, "examples": [
+        {"id": "a", "url": None, "reason": None, "preview": None},
+        {"id": "b", "url": None, "reason": "near_duplicate", "preview": None}]}]}
+    batch = pa.RecordBatch.from_pydict({
+        "id": ["a", "b", "c"], "source": ["web"] * 3, "lang": ["zh"] * 3, "url": ["u/a", None, "u/c"],
+        "text": ["春" * 400, "秋", "冬"], "reason": [None, "near_duplicate", None], "detail": [None, "a", None]})
+    out = list(with_previews([batch, batch.slice(1, 1)], example_ids(report)))
+    assert [b.num_rows for b in out] == [3, 2, 1, 1]  # each batch, then its notes
+    summary = pa.Table.from_batches(list(write_outcomes(out, 0, lambda name, part: io.BytesIO)))
+    notes = [n for n in summary.column("note").to_pylist() if n]
+    assert sum(summary.column("docs").to_pylist()) == 4 and len(notes) == 3
+    fill_previews(report, notes)
+    a, b = report["largest_clusters"][0]["examples"]
+    assert (a["url"], a["preview"]) == ("u/a", "春" * 300) and (b["url"], b["preview"]) == (None, "秋")

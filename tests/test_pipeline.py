@@ -70,6 +70,11 @@ def test_dedup_accounts_for_every_clean_document(sample_run):
     assert all(r["detail"] in kept_ids and r["cluster_id"] == r["detail"] for r in dropped)
     report = json.loads((sample_run / "reports" / "dedup.json").read_text())
     assert report["layout"]["k"] == 4 and sum(report["cluster_size_histogram"].values()) >= 1
+    # the examples' URLs and previews come from the outcome write: each is its document's own
+    clean = {r["id"]: r for r in pq.read_table(sample_run / "clean", columns=["id", "url", "text"]).to_pylist()}
+    examples = [e for c in report["largest_clusters"] for e in c["examples"]]
+    assert examples and all(e["preview"] == clean[e["id"]]["text"][:300] and e["url"] == clean[e["id"]]["url"]
+                            for e in examples)
 
 
 def test_documents_follow_the_schema(sample_run):

@@ -137,6 +137,17 @@ def test_local_mode_sizes_shuffles_by_cores(spark):
     assert spark.conf.get("spark.sql.shuffle.partitions") == "8"  # local[2]: 4 per core
 
 
+def test_local_mode_jvm_gets_the_configured_java_options(spark):
+    """`spark.local_java_options` reaches the running JVM, beside the quiet log4j config."""
+    from corpus.config import load_config
+
+    wanted = load_config()["spark"]["local_java_options"].split()
+    assert wanted and all(w.startswith("-XX:Tier4") for w in wanted)
+    args = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert set(wanted) <= set(args)
+    assert any(a.startswith("-Dlog4j2.configurationFile=") for a in args)
+
+
 def test_project_dir_prefers_a_checkout_then_the_installed_share(tmp_path):
     from corpus.config import PROJECT_DIR, project_dir
 

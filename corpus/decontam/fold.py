@@ -91,22 +91,22 @@ def tables() -> Tables:
     for cp in range(TABLE_END):
         ch = "\0" if 0xD800 <= cp <= 0xDFFF else chr(cp)  # lone surrogates: separators
         folded.append(unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", ch).lower()))
-    han = [i for i, s in enumerate(folded) if any(_is_cjk(ord(c)) for c in s)]
+    is_cjk = _cjk_mask()
+    length, start, codes = _pack(folded)
+    han = np.flatnonzero(np.add.reduceat(is_cjk[codes], start) > 0).tolist()
     converted = opencc.OpenCC("t2s").convert("\n".join(folded[i] for i in han)).split("\n")
     if len(converted) != len(han):
         raise RuntimeError("OpenCC changed the number of lines while building the fold table")
     for i, s in zip(han, converted):
         folded[i] = "".join(variants.get(c, c) for c in s)
-    length = np.array([len(s) for s in folded], dtype=np.int32)
-    start = np.zeros(TABLE_END, dtype=np.int32)
-    np.cumsum(length[:-1], out=start[1:])
-    data = np.array([ord(c) if ord(c) < TABLE_END else 0 for s in folded for c in s], dtype=np.int32)
+    length, start, codes = _pack(folded)
+    data = np.where(codes < TABLE_END, codes, 0).astype(np.int32)
     fold1 = np.where(length == 1, data[np.minimum(start, data.size - 1)], 0).astype(np.int32)
     cls = np.zeros(TABLE_END, dtype=np.uint8)
     for cp in range(LAST_CJK + 1):
         ch = chr(cp)
         if ch.isalnum() or unicodedata.category(ch).startswith("M"):
-            cls[cp] = CJK if _is_cjk(cp) else WORD
+            cls[cp] = CJK if is_cjk[cp] else WORD
     char = mix(np.arange(1, TABLE_END + 1, dtype=U64))
     tok1 = token_hashes(char, np.zeros(TABLE_END, dtype=U64), np.arange(TABLE_END))
     n_classes = len(set(variants.values()))
@@ -115,8 +115,21 @@ def tables() -> Tables:
     return Tables(fold1, start, length, data, cls, char, tok1, cls_in, char[fold1], tok1[fold1], n_classes)
 
 
-def _is_cjk(cp: int) -> bool:
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+def _cjk_mask() -> np.ndarray:
+    """bool per code point (all of Unicode): a CJK token character."""
+    mask = np.zeros(0x110000, dtype=bool)
+    for lo, hi in _CJK_RANGES:
+        mask[lo:hi + 1] = True
+    return mask
+
+
+def _pack(folded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(length, start, code points) of the folded strings laid end to end."""
+    length = np.fromiter(map(len, folded), dtype=np.int32, count=len(folded))
+    start = np.zeros(len(folded), dtype=np.int32)
+    np.cumsum(length[:-1], out=start[1:])
+    codes = np.frombuffer("".join(folded).encode("utf-32-le"), dtype=np.uint32)
+    return length, start, codes
 
 
 def opencc_dictionaries() -> list[tuple[str, list[str]]]:

@@ -11,6 +11,7 @@ and the report's top clusters.
 
 from __future__ import annotations
 
+import json
 from typing import Mapping
 
 from corpus.dedup.fingerprint import KEY_SCHEMA, dedup_keys
@@ -29,7 +30,9 @@ def _rank_order():
 
 
 def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
-    """Outcomes (documents + simhash, cluster_id, reason, detail) and the run report."""
+    """Outcomes (documents + simhash, cluster_id, reason, detail) and the run report (its
+    cluster examples without URL and preview: the stage fills them from the outcome write,
+    `with_previews` and `fill_previews`)."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -40,8 +43,11 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     content_key = F.xxhash64("source", "text", "url", "title", "fetch_time",
                              F.map_entries("meta")).alias("content_key")
     keys = (docs.select("id", "url", "text", "quality_score", content_key)
-            .mapInArrow(lambda b: dedup_keys(b, sim_cfg), spark_schema(KEY_SCHEMA))
-            .persist(StorageLevel.MEMORY_AND_DISK))
+            .mapInArrow(lambda b: dedup_keys(b, sim_cfg), spark_schema(KEY_SCHEMA)))
+    method = cfg.get("near", "simhash")
+    if method == "simhash" and docs_in <= int(cfg.get("driver_docs", 0)):
+        return _decide_on_driver(spark, docs, keys, docs_in, cfg)
+    keys = keys.persist(StorageLevel.MEMORY_AND_DISK)
 
     # exact duplicates: one per text hash (and per URL when asked)
     ranked = keys.withColumn(
@@ -57,7 +63,6 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
     survivors = ranked.where(F.col("exact_rep") == F.col("id"))
 
     # near duplicates among the survivors (SimHash here; MinHash or both: _near_by_minhash)
-    method = cfg.get("near", "simhash")
     if method != "simhash":
         return _near_by_minhash(spark, docs, docs_in, cfg, method, ranked, keys, survivors)
     k = int(sim_cfg["k"])
@@ -78,7 +83,7 @@ def dedup_outcomes_df(spark, docs, docs_in: int, cfg: Mapping):
         F.when(F.col("rep") != F.col("id"), F.col("rep")).alias("detail"),
         F.col("rep").alias("cluster_id"),
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    report = _report(docs, pairs, found, decisions, layout, docs_in, cfg)
+    report = _report(pairs, found, decisions, layout, docs_in, cfg)
     for done in (pairs, ranked, keys):  # `decisions` holds all that the outcomes need
         done.unpersist()
     found.release()
@@ -107,8 +112,9 @@ def _layout(sim_cfg: Mapping, k: int, n_docs: int):
     return Layout(k=k, blocks=int(sim_cfg["blocks"]))
 
 
-def _report(docs, pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -> dict:
-    """Counts, the cluster size histogram and the largest clusters with text previews."""
+def _report(pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -> dict:
+    """Counts, the cluster size histogram and the largest clusters with a few members each
+    (their URLs and previews are filled from the outcome write: `fill_previews`)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -120,29 +126,88 @@ def _report(docs, pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -
     sizes.unpersist()
     clusters = {r.cluster_id: {"cluster_id": r.cluster_id, "size": r.size, "examples": []}
                 for r in top}
-    # a few members of each listed cluster (the representative first), then their previews
+    # a few members of each listed cluster (the representative first); their URLs and previews
+    # come from the pass that writes the outcomes (with_previews, fill_previews)
     first = Window.partitionBy("cluster_id").orderBy(F.col("reason").isNotNull(), "id")
     members = (decisions.where(F.col("cluster_id").isin(list(clusters)))
                .withColumn("n", F.row_number().over(first))
                .where(F.col("n") <= int(cfg.get("report_examples", 5)))
                .select("id", "cluster_id", "reason").collect())
-    previews = {r.id: r for r in docs.where(F.col("id").isin([m.id for m in members]))
-                .select("id", "url", F.substring("text", 1, 300).alias("preview")).collect()}
     for m in sorted(members, key=lambda r: (r.reason is not None, r.id)):
-        doc = previews[m.id]
         clusters[m.cluster_id]["examples"].append(
-            {"id": m.id, "url": doc.url, "reason": m.reason, "preview": doc.preview})
+            {"id": m.id, "url": None, "reason": m.reason, "preview": None})
+    return _report_of(layout, docs_in, pairs.count(), found.capped_buckets() if found is not None else 0,
+                      {int(r["size"]): int(r["count"]) for r in hist}, list(clusters.values()))
+
+
+def _report_of(layout, docs_in: int, pairs: int, capped: int, hist: dict, clusters: list) -> dict:
     return {
         "docs_in": docs_in,
         "layout": {"k": layout.k, "blocks": layout.blocks, "tables": layout.n_tables,
                    "describe": layout.describe(),
                    "key_bits": list(layout.key_bits),
                    "expected_candidates_per_doc": layout.expected_candidates(max(docs_in, 1))},
-        "pairs_within_k": pairs.count(),
-        "capped_buckets": found.capped_buckets() if found is not None else 0,
-        "cluster_size_histogram": {int(r["size"]): int(r["count"]) for r in hist},
-        "largest_clusters": list(clusters.values()),
+        "pairs_within_k": pairs,
+        "capped_buckets": capped,
+        "cluster_size_histogram": hist,
+        "largest_clusters": clusters,
     }
+
+
+def _decide_on_driver(spark, docs, keys, docs_in: int, cfg: Mapping):
+    """`near: simhash` for at most `driver_docs` documents: the narrow table (~100 bytes per
+    document) comes to the driver once and corpus.dedup.inmemory makes the same decisions and
+    report as the Spark path, without its ~20 small jobs; the decisions go back as a local
+    table joined to the documents."""
+    from corpus.dedup.inmemory import decide, report_clusters
+
+    sim_cfg = cfg["simhash"]
+    layout = _layout(sim_cfg, int(sim_cfg["k"]), docs_in)
+    decisions, counts = decide(keys.toArrow(), cfg, layout)
+    shown = report_clusters(decisions, int(cfg.get("report_top_clusters", 10)),
+                            int(cfg.get("report_examples", 5)))
+    report = _report_of(layout, docs_in, counts["pairs_within_k"], counts["capped_buckets"],
+                        shown["cluster_size_histogram"], shown["largest_clusters"])
+    return docs.join(spark.createDataFrame(decisions), "id"), report
+
+
+PREVIEW_CHARS = 300
+PREVIEW_NOTE = "__preview"  # a note row (corpus.outcomes): not written, its detail comes back
+
+
+def example_ids(report: Mapping) -> frozenset:
+    """The ids of the documents the report shows as cluster examples."""
+    return frozenset(e["id"] for c in report["largest_clusters"] for e in c["examples"])
+
+
+def with_previews(batches, ids: frozenset):
+    """The outcome batches, each followed by a note row per document of `ids` in it: its id,
+    URL and the first PREVIEW_CHARS characters of its text, as JSON (`fill_previews`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(ids), pa.string())
+    for batch in batches:
+        yield batch
+        hit = pc.is_in(batch.column("id"), value_set=wanted)
+        if not ids or not pc.any(hit).as_py():
+            continue
+        rows = batch.filter(hit)
+        notes = [json.dumps({"id": i, "url": u, "preview": (t or "")[:PREVIEW_CHARS]}, ensure_ascii=False)
+                 for i, u, t in zip(*(rows.column(c).to_pylist() for c in ("id", "url", "text")))]
+        for name, values in (("reason", [PREVIEW_NOTE] * rows.num_rows), ("detail", notes)):
+            i = rows.schema.get_field_index(name)
+            rows = rows.set_column(i, rows.schema.field(i), pa.array(values, pa.string()))
+        yield rows
+
+
+def fill_previews(report: Mapping, notes: list[str]) -> None:
+    """Each cluster example of the report gets its URL and preview from the write's notes."""
+    seen = {n["id"]: n for n in map(json.loads, notes)}  # a retried task notes its rows again
+    for cluster in report["largest_clusters"]:
+        for example in cluster["examples"]:
+            if example["id"] in seen:
+                example["url"], example["preview"] = seen[example["id"]]["url"], seen[example["id"]]["preview"]
 
 
 def _near_by_minhash(spark, docs, docs_in: int, cfg: Mapping, method: str, ranked, keys, survivors):
@@ -206,7 +271,7 @@ def _near_by_minhash(spark, docs, docs_in: int, cfg: Mapping, method: str, ranke
         F.when(F.col("exact_rep") == F.col("id"), F.col("est_jaccard")).alias("est_jaccard"),
     ).persist(StorageLevel.MEMORY_AND_DISK))
     sim_pairs = found.pairs if found is not None else pairs.limit(0)
-    report = _report(docs, sim_pairs, found, decisions, layout, docs_in, cfg)
+    report = _report(sim_pairs, found, decisions, layout, docs_in, cfg)
     by_method = {r["method"]: int(r["count"]) for r in pairs.groupBy("method").count().collect()}
     report["near"] = method
     report["minhash"] = {
