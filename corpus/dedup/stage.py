@@ -6,7 +6,8 @@ smallest content key.
 
 Decisions are made on a narrow table (id, hashes, score, length; ~100 bytes per document)
 and joined back to the documents once; nothing per document reaches the driver, only counts
-and the report's top clusters.
+and the report's top clusters, except in a SimHash run of at most `driver_docs` documents,
+whose narrow table is decided on the driver (corpus.dedup.inmemory: the same decisions).
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def _report(pairs, found, decisions, layout, docs_in: int, cfg: Mapping) -> dict
     for m in sorted(members, key=lambda r: (r.reason is not None, r.id)):
         clusters[m.cluster_id]["examples"].append(
             {"id": m.id, "url": None, "reason": m.reason, "preview": None})
-    return _report_of(layout, docs_in, pairs.count(), found.capped_buckets() if found is not None else 0,
+    capped = found.capped_buckets() if found is not None else 0
+    return _report_of(layout, docs_in, pairs.count(), capped,
                       {int(r["size"]): int(r["count"]) for r in hist}, list(clusters.values()))
 
 
@@ -193,8 +195,9 @@ def with_previews(batches, ids: frozenset):
         if not ids or not pc.any(hit).as_py():
             continue
         rows = batch.filter(hit)
+        ids, urls, texts = (rows.column(c).to_pylist() for c in ("id", "url", "text"))
         notes = [json.dumps({"id": i, "url": u, "preview": (t or "")[:PREVIEW_CHARS]}, ensure_ascii=False)
-                 for i, u, t in zip(*(rows.column(c).to_pylist() for c in ("id", "url", "text")))]
+                 for i, u, t in zip(ids, urls, texts)]
         for name, values in (("reason", [PREVIEW_NOTE] * rows.num_rows), ("detail", notes)):
             i = rows.schema.get_field_index(name)
             rows = rows.set_column(i, rows.schema.field(i), pa.array(values, pa.string()))
@@ -206,8 +209,9 @@ def fill_previews(report: Mapping, notes: list[str]) -> None:
     seen = {n["id"]: n for n in map(json.loads, notes)}  # a retried task notes its rows again
     for cluster in report["largest_clusters"]:
         for example in cluster["examples"]:
-            if example["id"] in seen:
-                example["url"], example["preview"] = seen[example["id"]]["url"], seen[example["id"]]["preview"]
+            note = seen.get(example["id"])
+            if note:
+                example["url"], example["preview"] = note["url"], note["preview"]
 
 
 def _near_by_minhash(spark, docs, docs_in: int, cfg: Mapping, method: str, ranked, keys, survivors):
