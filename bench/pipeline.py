@@ -1,7 +1,7 @@
 """End-to-end throughput: the whole pipeline on Spark against what its stages' cores allow.
 
     python bench/pipeline.py [--files 4] [--records 6000] [--master local[2]] [--workdir DIR]
-                             [--repeat N] [--json]
+                             [--repeat N (2)] [--json]
 
 Builds (or reuses, cached in --workdir) `--files` benchmark WARCs with bench/make_warc.py,
 seeds 1..N (6,000 response records each), then
@@ -140,9 +140,10 @@ def main(argv=None):
     ap.add_argument("--records", type=int, default=6000, help="response records per WARC")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "corpus-bench-pipeline"))
-    ap.add_argument("--repeat", type=int, default=1,
+    ap.add_argument("--repeat", type=int, default=2,
                     help="run the pipeline and the cores this many times; report the fastest of each "
-                         "(a shared VM's speed drifts: best-of-N is the comparable figure)")
+                         "(a shared VM's speed drifts: one run on the same code took 62-93 s within "
+                         "an hour; best-of-N is the comparable figure). Default 2")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     a = ap.parse_args(argv)
 
