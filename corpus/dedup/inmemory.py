@@ -12,6 +12,7 @@ component by the rank rule. tests/test_dedup.py holds both paths equal.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Mapping
 
 import numpy as np
@@ -110,12 +111,10 @@ def report_clusters(decisions: pa.Table, top: int, examples: int) -> dict:
     each (the representative first), as corpus.dedup.stage._report makes them."""
     ids, reasons = decisions.column("id").to_pylist(), decisions.column("reason").to_pylist()
     members: dict = {}
-    for i, c in zip(range(len(ids)), decisions.column("cluster_id").to_pylist()):
+    for i, c in enumerate(decisions.column("cluster_id").to_pylist()):
         members.setdefault(c, []).append(i)
     sizes = {c: len(m) for c, m in members.items() if len(m) > 1}
-    hist: dict = {}
-    for size in sizes.values():
-        hist[size] = hist.get(size, 0) + 1
+    hist = Counter(sizes.values())
     largest = sorted(sizes, key=lambda c: (-sizes[c], c))[:top]
     clusters = []
     for c in largest:

@@ -188,16 +188,19 @@ def with_previews(batches, ids: frozenset):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not ids:
+        yield from batches
+        return
     wanted = pa.array(sorted(ids), pa.string())
     for batch in batches:
         yield batch
         hit = pc.is_in(batch.column("id"), value_set=wanted)
-        if not ids or not pc.any(hit).as_py():
+        if not pc.any(hit).as_py():
             continue
         rows = batch.filter(hit)
-        ids, urls, texts = (rows.column(c).to_pylist() for c in ("id", "url", "text"))
+        noted = zip(*(rows.column(c).to_pylist() for c in ("id", "url", "text")))
         notes = [json.dumps({"id": i, "url": u, "preview": (t or "")[:PREVIEW_CHARS]}, ensure_ascii=False)
-                 for i, u, t in zip(ids, urls, texts)]
+                 for i, u, t in noted]
         for name, values in (("reason", [PREVIEW_NOTE] * rows.num_rows), ("detail", notes)):
             i = rows.schema.get_field_index(name)
             rows = rows.set_column(i, rows.schema.field(i), pa.array(values, pa.string()))
